@@ -1,0 +1,41 @@
+# humanlike: one virtual environment in .venv, everything installed from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORPUS ?= $(or $(HUMANLIKE_DATA),../shared/corpus)
+ARTIFACTS ?= artifacts
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+# Rebuilt only when the install inputs change: `make setup` on a current .venv does nothing.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,dev]'
+	touch $(STAMP)
+
+# The main job on its defaults: train the baseline on the corpus, export the bundle,
+# evaluate it on its grouped hold-out, rank a corpus slice by how human it reads.
+demo: setup
+	$(BIN)/humanlike train --corpus $(CORPUS) --out $(ARTIFACTS)/baseline
+	$(BIN)/humanlike eval $(ARTIFACTS)/baseline --corpus $(CORPUS) --json $(ARTIFACTS)/baseline-eval.json
+	$(BIN)/python -m humanlike.demo_input --corpus $(CORPUS) --out $(ARTIFACTS)/demo-input.jsonl
+	$(BIN)/humanlike rank $(ARTIFACTS)/baseline $(ARTIFACTS)/demo-input.jsonl --out $(ARTIFACTS)/demo-ranked.jsonl
+	head -c 600 $(ARTIFACTS)/demo-ranked.jsonl; echo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/bench_baseline.py --corpus $(CORPUS)
+
+clean:
+	rm -rf $(VENV) $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache *.egg-info

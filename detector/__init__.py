@@ -1,0 +1,19 @@
+"""humanlike runtime: load a verified model bundle and score texts with ONNX Runtime.
+
+It never imports torch, scikit-learn or the training code; a bundle is all it needs.
+"""
+
+from detector.bundle import BundleError, BundleManifest, read_bundle
+from detector.runtime import Detector, InvalidTextError, ModelInfo, TextScore, check_text, load_detector
+
+__all__ = [
+    "BundleError",
+    "BundleManifest",
+    "Detector",
+    "InvalidTextError",
+    "ModelInfo",
+    "TextScore",
+    "check_text",
+    "load_detector",
+    "read_bundle",
+]

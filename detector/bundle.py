@@ -1,0 +1,203 @@
+"""The model bundle: a directory that holds one detector as data, never code.
+
+Layout (like a Triton model directory, a model is a folder with a config)::
+
+    BUNDLE/
+      bundle.json     BundleManifest: format version, kind, labels, limits, calibration, thresholds,
+                      corpus fingerprint, metrics
+      model.onnx      the graph; every kind outputs ``llm_logit`` [batch] (log-odds of "llm")
+      features.json   (kind "ngram-linear") the NgramFeatureSpec that turns text into the graph's inputs
+      SHA256SUMS      sha256 of every other file, in ``sha256sum`` format (``sha256sum -c`` works)
+
+:func:`read_bundle` refuses a bundle whose checksums, format version or manifest do not hold, with a
+message that says which. :func:`write_bundle` is the only writer; it writes into a temporary directory
+and renames it into place, so a bundle appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "bundle.json"
+CHECKSUM_FILE = "SHA256SUMS"
+MODEL_FILE = "model.onnx"
+FEATURES_FILE = "features.json"
+
+ModelKind = Literal["ngram-linear"]
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used: missing, corrupt, truncated, foreign or too new."""
+
+
+class Calibration(BaseModel):
+    """Platt scaling of the graph's logit: ``p_llm = sigmoid(slope * llm_logit + intercept)``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Literal["platt"] = "platt"
+    slope: float = 1.0
+    intercept: float = 0.0
+    fitted_on: str = Field(default="", description="which records the calibration was fitted on")
+
+
+class Threshold(BaseModel):
+    """A text is flagged as LLM-written when its calibrated ``p_llm`` is above ``p_llm``.
+
+    Chosen on held-out human texts so that at most ``target_fpr`` of them are flagged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    target_fpr: float
+    p_llm: float
+    measured_fpr: float
+    n_human: int
+
+
+class CorpusFingerprint(BaseModel):
+    """Identifies the data a model was fitted on, so that an evaluation can tell seen from unseen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    n_records: int
+    paths: list[str]
+
+
+class SplitSpec(BaseModel):
+    """How the training corpus was split; with the fingerprint, enough to rebuild the hold-out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seed: int
+    holdout_fraction: float
+    calibration_fraction: float
+    n_train: int
+    n_calibration: int
+    n_holdout: int
+
+
+class BundleManifest(BaseModel):
+    """``bundle.json``: everything the runtime needs to know about a model besides its weights."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["humanlike-bundle"] = "humanlike-bundle"
+    format_version: int = FORMAT_VERSION
+    kind: ModelKind
+    labels: tuple[str, str] = ("human", "llm")
+    max_length: int = Field(gt=0, description="longest text accepted, in characters")
+    calibration: Calibration
+    thresholds: list[Threshold]
+    corpus: CorpusFingerprint
+    split: SplitSpec
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict, description="hyper-parameters, timings")
+    created_at: str
+    humanlike_version: str
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_checksums(root: Path) -> dict[str, str]:
+    sums_path = root / CHECKSUM_FILE
+    if not sums_path.is_file():
+        raise BundleError(f"{root} is not a humanlike bundle: it has no {CHECKSUM_FILE}")
+    sums: dict[str, str] = {}
+    for n, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or "/" in name or name in ("", ".", ".."):
+            raise BundleError(f"{sums_path}:{n}: malformed checksum line")
+        sums[name] = digest
+    return sums
+
+
+def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
+    """Verifies a bundle directory and returns it with its manifest.
+
+    Raises:
+        BundleError: the directory is missing, is not a bundle, a file is missing, truncated or changed
+            (checksum mismatch), the manifest is invalid, or the format version is not this runtime's.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise BundleError(f"bundle {root} does not exist or is not a directory")
+    sums = _read_checksums(root)
+    for required in (MANIFEST_FILE, MODEL_FILE):
+        if required not in sums:
+            raise BundleError(f"{root} is not a humanlike bundle: {CHECKSUM_FILE} does not list {required}")
+    for name, expected in sums.items():
+        file = root / name
+        if not file.is_file():
+            raise BundleError(f"bundle {root} is incomplete: {name} is missing")
+        if sha256_file(file) != expected:
+            raise BundleError(
+                f"bundle {root} is corrupt: {name} does not match its checksum "
+                "(truncated or modified since export)"
+            )
+    try:
+        raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"bundle {root}: {MANIFEST_FILE} is not valid JSON: {e}") from e
+    if not isinstance(raw, dict) or raw.get("format") != "humanlike-bundle":
+        raise BundleError(f"bundle {root}: {MANIFEST_FILE} is not a humanlike manifest")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(
+            f"bundle {root} has format version {version!r}; this runtime reads version {FORMAT_VERSION}"
+        )
+    try:
+        manifest = BundleManifest.model_validate(raw)
+    except ValidationError as e:
+        raise BundleError(f"bundle {root}: invalid {MANIFEST_FILE}: {e}") from e
+    if manifest.kind == "ngram-linear" and FEATURES_FILE not in sums:
+        raise BundleError(f"bundle {root}: kind {manifest.kind} needs {FEATURES_FILE}, which is not listed")
+    return root, manifest
+
+
+def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: Mapping[str, bytes]) -> Path:
+    """Writes ``files`` plus the manifest and checksums as a bundle directory at ``path``.
+
+    The bundle is assembled in a temporary sibling directory and renamed into place; an existing
+    bundle at ``path`` is replaced only once the new one is complete.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        contents = dict(files)
+        contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+        for name, data in contents.items():
+            (staging / name).write_bytes(data)
+        sums = "".join(f"{hashlib.sha256(contents[n]).hexdigest()}  {n}\n" for n in sorted(contents))
+        (staging / CHECKSUM_FILE).write_text(sums, encoding="utf-8")
+        if target.exists():
+            retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(retired)
+            staging.rename(target)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
