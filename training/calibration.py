@@ -1,0 +1,50 @@
+"""Calibration on held-out texts: Platt scaling, and thresholds at fixed false-positive rates.
+
+The thresholds are what a user acts on ("flag a text when fewer than 1% of human texts would be
+flagged"), so they are chosen on human texts the model never trained on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from detector.bundle import Calibration, Threshold
+
+TARGET_FPRS = (0.01, 0.05)
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray, fitted_on: str) -> Calibration:
+    """``p = sigmoid(slope * logit + intercept)`` fitted by (nearly unregularised) logistic regression."""
+    model = LogisticRegression(C=1e6, solver="lbfgs").fit(np.asarray(logits).reshape(-1, 1), y)
+    return Calibration(
+        slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]), fitted_on=fitted_on
+    )
+
+
+def apply_platt(calibration: Calibration, logits: np.ndarray) -> np.ndarray:
+    z = calibration.slope * np.asarray(logits, dtype=np.float64) + calibration.intercept
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def thresholds_at_fpr(p_human: np.ndarray, target_fprs: tuple[float, ...] = TARGET_FPRS) -> list[Threshold]:
+    """For each target, the smallest ``t`` with ``mean(p_human > t) <= target``.
+
+    Raises:
+        ValueError: there are no human texts to choose thresholds on.
+    """
+    p_human = np.asarray(p_human, dtype=np.float64)
+    if p_human.size == 0:
+        raise ValueError("thresholds need held-out human texts, and there are none")
+    thresholds = []
+    for target in target_fprs:
+        t = float(np.quantile(p_human, 1.0 - target, method="higher"))
+        thresholds.append(
+            Threshold(
+                target_fpr=target,
+                p_llm=t,
+                measured_fpr=float(np.mean(p_human > t)),
+                n_human=int(p_human.size),
+            )
+        )
+    return thresholds

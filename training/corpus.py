@@ -1,0 +1,79 @@
+"""Where the corpus is, what it holds, and a fingerprint of it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.bundle import CorpusFingerprint
+from training.schema import CorpusRecord
+from training.splits import holdout_split
+
+DATA_ENV = "HUMANLIKE_DATA"
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_corpus_paths(paths: Sequence[str] | None = None) -> list[str]:
+    """``paths`` if given, else ``$HUMANLIKE_DATA``, else ``../shared/corpus`` beside the checkout.
+
+    Raises:
+        FileNotFoundError: no path was given and the default location does not exist.
+    """
+    if paths:
+        return list(paths)
+    if os.environ.get(DATA_ENV):
+        return [os.environ[DATA_ENV]]
+    for candidate in (Path.cwd() / ".." / "shared" / "corpus", _REPO_ROOT.parent / "shared" / "corpus"):
+        if candidate.is_dir():
+            return [str(candidate.resolve())]
+    raise FileNotFoundError(
+        f"no corpus given and none found at ../shared/corpus; pass --corpus PATH or set {DATA_ENV}"
+    )
+
+
+def fingerprint(records: Sequence[CorpusRecord], paths: Sequence[str]) -> CorpusFingerprint:
+    """sha256 over every record, in read order: the same corpus read the same way, the same hash."""
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(json.dumps(r.model_dump(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return CorpusFingerprint(sha256=digest.hexdigest(), n_records=len(records), paths=list(paths))
+
+
+def sample(records: Sequence[CorpusRecord], n: int, seed: int = 0) -> list[CorpusRecord]:
+    """About ``n`` records, whole groups, stratified like :func:`holdout_split` (for quick runs)."""
+    if n >= len(records):
+        return list(records)
+    _, picked = holdout_split(records, n / len(records), seed)
+    return [records[i] for i in picked]
+
+
+def corpus_stats(records: Sequence[CorpusRecord]) -> dict[str, Any]:
+    """Counts by label x data_type / source / generator, and text lengths in characters."""
+
+    def by(field: str) -> dict[str, dict[str, int]]:
+        counts: Counter[tuple[str, str]] = Counter((getattr(r, field), r.label) for r in records)
+        keys = sorted({k for k, _ in counts})
+        return {k: {"human": counts[(k, "human")], "llm": counts[(k, "llm")]} for k in keys}
+
+    lengths = np.array([len(r.text) for r in records]) if records else np.zeros(1)
+    return {
+        "n_records": len(records),
+        "label": dict(Counter(r.label for r in records)),
+        "data_type": by("data_type"),
+        "source": by("source"),
+        "generator": by("generator"),
+        "length_chars": {
+            "min": int(lengths.min()),
+            "median": float(np.median(lengths)),
+            "p95": float(np.percentile(lengths, 95)),
+            "max": int(lengths.max()),
+        },
+    }
