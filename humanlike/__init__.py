@@ -1,0 +1,1 @@
+"""The ``humanlike`` command line (see :mod:`humanlike.cli`)."""

@@ -1,0 +1,5 @@
+import sys
+
+from humanlike.cli import main
+
+sys.exit(main())

@@ -1,0 +1,382 @@
+"""The ``humanlike`` command line: batch work over the detector runtime and the training package.
+
+Exit codes: 0 success; 1 failure, or some inputs could not be scored (each is reported);
+2 usage error. Every command takes ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def _mapping_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--preset", help="a known column layout for a foreign dataset (e.g. hc3)")
+    g.add_argument("--mapping", type=Path, help="JSON file with a FieldMapping for a foreign dataset")
+
+
+def _corpus_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--corpus",
+        nargs="+",
+        metavar="PATH",
+        help="corpus files, directories or hf://NAME datasets (default: $HUMANLIKE_DATA or ../shared/corpus)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="humanlike", description="Tell human-written text from LLM-generated text, and rank by it."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    corpus = sub.add_parser("corpus", help="inspect and slice corpora").add_subparsers(
+        dest="corpus_command", required=True, metavar="SUBCOMMAND"
+    )
+    stats = corpus.add_parser("stats", help="counts by label x data_type / source / generator, lengths")
+    stats.add_argument("paths", nargs="*", metavar="PATH", help="default: the corpus location")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _mapping_args(stats)
+    sample = corpus.add_parser("sample", help="write a grouped, stratified sample of a corpus as JSONL")
+    sample.add_argument("paths", nargs="*", metavar="PATH", help="default: the corpus location")
+    sample.add_argument("--n", type=int, required=True, help="about how many records")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", type=Path, required=True)
+    _mapping_args(sample)
+
+    train = sub.add_parser("train", help="train the n-gram baseline and export a bundle")
+    _corpus_arg(train)
+    train.add_argument("--out", type=Path, required=True, help="bundle directory to write")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--holdout", type=float, default=0.1, help="grouped hold-out fraction (default 0.1)")
+    train.add_argument("--calibration", type=float, default=0.1, help="calibration fraction (default 0.1)")
+    train.add_argument("--sample", type=int, help="train on a grouped sample of about N records")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
+    _mapping_args(train)
+
+    ev = sub.add_parser("eval", help="evaluate a bundle on a corpus")
+    ev.add_argument("bundle", type=Path)
+    _corpus_arg(ev)
+    ev.add_argument(
+        "--split",
+        choices=["auto", "holdout", "all"],
+        default="auto",
+        help="auto: the bundle's hold-out when the corpus is its training corpus, else all records",
+    )
+    ev.add_argument("--json", type=Path, metavar="FILE", help="also write the full report as JSON")
+    ev.add_argument("--format", choices=["table", "json"], default="table", help="what to print")
+    ev.add_argument("--no-progress", action="store_true")
+    _mapping_args(ev)
+
+    cv = sub.add_parser(
+        "crossval", help="leave-one-generator-out / leave-one-source-out evaluation of the baseline"
+    )
+    _corpus_arg(cv)
+    cv.add_argument("--by", choices=["generator", "source"], nargs="+", default=["generator", "source"])
+    cv.add_argument("--only", nargs="+", metavar="VALUE", help="hold out only these values")
+    cv.add_argument("--seed", type=int, default=0)
+    cv.add_argument("--sample", type=int, help="use a grouped sample of about N records")
+    cv.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    cv.add_argument("--no-progress", action="store_true")
+
+    score = sub.add_parser("score", help="score texts; JSONL out, one line per input, in order")
+    score.add_argument("bundle", type=Path)
+    score.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score (default: read lines)")
+    score.add_argument("--input", type=Path, help="read from FILE instead of stdin, one input per line")
+    score.add_argument("--jsonl", action="store_true", help="input lines are JSON objects with a text field")
+    score.add_argument("--text-field", default="text")
+    score.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    score.add_argument("--batch-size", type=int, default=64)
+
+    rank = sub.add_parser("rank", help="rank a JSONL corpus, most human-like first")
+    rank.add_argument("bundle", type=Path)
+    rank.add_argument("input", type=Path, help="JSONL, one object with a text field per line")
+    rank.add_argument("--out", type=Path, required=True, help="ranked JSONL to write")
+    rank.add_argument("--errors", type=Path, help="where unscorable lines go (default OUT.errors.jsonl)")
+    rank.add_argument("--text-field", default="text")
+    rank.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    rank.add_argument("--batch-size", type=int, default=64)
+    rank.add_argument("--no-progress", action="store_true")
+
+    info = sub.add_parser("info", help="verify a bundle and print what it is, as JSON")
+    info.add_argument("bundle", type=Path)
+    info.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    return parser
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+def _mapping(args: argparse.Namespace) -> Any:
+    from training.readers import PRESETS, FieldMapping
+
+    if getattr(args, "preset", None):
+        if args.preset not in PRESETS:
+            raise CliError(f"unknown preset {args.preset!r} (known: {', '.join(sorted(PRESETS))})")
+        return PRESETS[args.preset]
+    if getattr(args, "mapping", None):
+        return FieldMapping.model_validate_json(args.mapping.read_text(encoding="utf-8"))
+    return None
+
+
+def _corpus_paths(paths: Sequence[str] | None) -> list[str]:
+    from training.corpus import resolve_corpus_paths
+
+    return resolve_corpus_paths(paths)
+
+
+def _load(args: argparse.Namespace, paths: Sequence[str] | None) -> Any:
+    from training.readers import load_corpus
+
+    records, report = load_corpus(_corpus_paths(paths), _mapping(args))
+    print(report.summary(), file=sys.stderr)
+    return records
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from training.corpus import corpus_stats, sample
+
+    records = _load(args, args.paths)
+    if args.corpus_command == "sample":
+        picked = sample(records, args.n, args.seed)
+        from detector.ranking import atomic_writer
+
+        with atomic_writer(args.out) as f:
+            for r in picked:
+                f.write(json.dumps(r.model_dump(), ensure_ascii=False).encode("utf-8") + b"\n")
+        print(f"wrote {len(picked)} records to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    stats = corpus_stats(records)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return EXIT_OK
+    print(f"{stats['n_records']} records: {stats['label']}")
+    for key in ("data_type", "source", "generator"):
+        print(f"\n{key:<28} {'human':>7} {'llm':>7}")
+        for name, c in stats[key].items():
+            print(f"{name:<28} {c['human']:>7} {c['llm']:>7}")
+    print("\nlength (chars): " + ", ".join(f"{k} {v:g}" for k, v in stats["length_chars"].items()))
+    return EXIT_OK
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from training.metrics import format_table
+
+    print(format_table({"all": report["all"]}, "overall"))
+    for key in ("data_type", "source", "generator"):
+        print()
+        print(format_table(report[key], key))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.metrics import format_table
+    from training.train import train_baseline_bundle
+
+    paths = _corpus_paths(args.corpus)
+    manifest = train_baseline_bundle(
+        paths,
+        args.out,
+        seed=args.seed,
+        holdout_fraction=args.holdout,
+        calibration_fraction=args.calibration,
+        mapping=_mapping(args),
+        sample_size=args.sample,
+        progress=not args.no_progress,
+    )
+    holdout = manifest.metrics["holdout"]
+    if args.json:
+        print(json.dumps(manifest.metrics, indent=2))
+    else:
+        print(f"bundle written to {args.out}; grouped hold-out ({manifest.split.n_holdout} texts):\n")
+        print(format_table({"all": holdout["all"]}, "overall"))
+        print()
+        print(format_table(holdout["data_type"], "data_type"))
+        print(f"\ntimings: {manifest.training['timings']}")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_bundle
+
+    report = evaluate_bundle(
+        args.bundle,
+        _corpus_paths(args.corpus),
+        split=args.split,
+        mapping=_mapping(args),
+        progress=not args.no_progress,
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        scope = report["scope"]
+        print(f"scored {scope['n_scored']} texts ({scope['split']}); skipped {scope['n_skipped_invalid']}\n")
+        _print_report(report)
+    return EXIT_OK
+
+
+def cmd_crossval(args: argparse.Namespace) -> int:
+    from training.crossval import crossval_report, format_crossval
+
+    report = crossval_report(
+        _corpus_paths(args.corpus),
+        keys=args.by,
+        only=args.only,
+        seed=args.seed,
+        sample_size=args.sample,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(format_crossval(report))
+    return EXIT_OK
+
+
+def _score_inputs(args: argparse.Namespace) -> Iterator[tuple[int, str | None, str | None]]:
+    """(index, text, error) for each input, in order."""
+    from detector.ranking import LineError, parse_line
+
+    if args.texts:
+        for i, text in enumerate(args.texts):
+            yield i, text, None
+        return
+    stream = args.input.open("rb") if args.input else sys.stdin.buffer
+    with stream:
+        for i, raw in enumerate(stream):
+            if args.jsonl:
+                parsed = parse_line(raw, args.text_field, lambda t: None)
+                if isinstance(parsed, LineError):
+                    yield i, None, parsed.reason
+                else:
+                    yield i, parsed, None
+                continue
+            try:
+                yield i, raw.decode("utf-8").rstrip("\r\n"), None
+            except UnicodeDecodeError as e:
+                yield i, None, f"broken UTF-8 at byte {e.start} of the line"
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from detector import Detector
+
+    detector = Detector(args.bundle, device=args.device)
+    failures = 0
+    batch: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        scores = detector.score_texts([t for _, t in batch], batch_size=args.batch_size)
+        for (i, _), s in zip(batch, scores, strict=True):
+            line = {"index": i, "p_llm": s.p_llm, "human_likeness": s.human_likeness, "flagged": s.flagged}
+            print(json.dumps(line))
+        batch.clear()
+
+    for i, text, error in _score_inputs(args):
+        reason = error or detector.check_text(text)
+        if reason is not None:
+            flush()
+            failures += 1
+            print(json.dumps({"index": i, "error": reason}))
+            continue
+        assert text is not None
+        batch.append((i, text))
+        if len(batch) >= args.batch_size:
+            flush()
+    flush()
+    if failures:
+        print(f"humanlike: {failures} input(s) could not be scored (see their error lines)", file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from detector import Detector
+    from detector.ranking import rank_jsonl
+
+    detector = Detector(args.bundle, device=args.device)
+    bar = tqdm(desc="rank", unit="line", disable=args.no_progress)
+
+    def progress(n_lines: int) -> None:
+        bar.update(n_lines - bar.n)
+
+    summary = rank_jsonl(
+        detector,
+        args.input,
+        args.out,
+        args.errors,
+        text_field=args.text_field,
+        batch_size=args.batch_size,
+        on_progress=progress,
+    )
+    bar.close()
+    print(json.dumps(summary.__dict__), file=sys.stderr)
+    return EXIT_OK if summary.n_ranked or not summary.n_lines else EXIT_FAILURE
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from detector import Detector
+
+    detector = Detector(args.bundle, device=args.device)
+    manifest = detector.manifest
+    print(
+        json.dumps(
+            {
+                "model": detector.info.__dict__,
+                "calibration": manifest.calibration.model_dump(),
+                "corpus": manifest.corpus.model_dump(),
+                "created_at": manifest.created_at,
+                "holdout_auroc": manifest.metrics.get("holdout", {}).get("all", {}).get("auroc"),
+            },
+            indent=2,
+        )
+    )
+    return EXIT_OK
+
+
+COMMANDS = {
+    "corpus": cmd_corpus,
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "crossval": cmd_crossval,
+    "score": cmd_score,
+    "rank": cmd_rank,
+    "info": cmd_info,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from detector import BundleError, InvalidTextError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, BundleError, InvalidTextError, FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"humanlike: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("humanlike: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
