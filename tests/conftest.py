@@ -1,0 +1,52 @@
+"""Shared fixtures: the real corpus (read from ../shared, never copied) and one small trained bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.baseline import NgramBaselineConfig
+from training.corpus import resolve_corpus_paths, sample
+from training.readers import load_corpus
+from training.schema import CorpusRecord
+from training.train import train_baseline_bundle
+
+# Small enough to train in seconds, large enough that every data type is in every split.
+SAMPLE_SIZE = 1500
+SMALL_CONFIG = NgramBaselineConfig(max_word_features=20_000, max_char_features=30_000)
+
+
+@pytest.fixture(scope="session")
+def corpus_paths() -> list[str]:
+    try:
+        paths = resolve_corpus_paths()
+    except FileNotFoundError as e:
+        pytest.fail(f"these tests read the shared corpus and could not find it: {e}", pytrace=False)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def corpus(corpus_paths: list[str]) -> list[CorpusRecord]:
+    records, report = load_corpus(corpus_paths)
+    assert report.n_issues == 0, report.issues[:5]
+    return records
+
+
+@pytest.fixture(scope="session")
+def small_corpus(corpus: list[CorpusRecord]) -> list[CorpusRecord]:
+    return sample(corpus, SAMPLE_SIZE, seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "small.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in small_corpus), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundles") / "baseline"
+    train_baseline_bundle([str(small_corpus_file)], out, config=SMALL_CONFIG, progress=False)
+    return out

@@ -1,0 +1,175 @@
+"""The command line end to end, as a user runs it: real subprocesses, a real slice of the corpus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.schema import CorpusRecord
+
+
+def humanlike(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "humanlike", *args], input=stdin, capture_output=True, timeout=600
+    )
+
+
+def test_help_everywhere() -> None:
+    for command in (
+        [],
+        ["corpus"],
+        ["corpus", "stats"],
+        ["train"],
+        ["eval"],
+        ["crossval"],
+        ["score"],
+        ["rank"],
+        ["info"],
+    ):
+        result = humanlike(*command, "--help")
+        assert result.returncode == 0, command
+        assert b"usage: humanlike" in result.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    assert humanlike("rank").returncode == 2
+    assert humanlike("nonsense").returncode == 2
+
+
+def test_corpus_stats(small_corpus_file: Path, small_corpus: list[CorpusRecord]) -> None:
+    result = humanlike("corpus", "stats", str(small_corpus_file), "--json")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["n_records"] == len(small_corpus)
+    assert sum(c["human"] + c["llm"] for c in stats["data_type"].values()) == len(small_corpus)
+    assert set(stats["data_type"]) == {r.data_type for r in small_corpus}
+    table = humanlike("corpus", "stats", str(small_corpus_file))
+    assert b"generator" in table.stdout and b"length (chars)" in table.stdout
+
+
+def test_train_eval_info(small_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    result = humanlike(
+        "train", "--corpus", str(small_corpus_file), "--out", str(out), "--sample", "800", "--no-progress"
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"grouped hold-out" in result.stdout and b"free_form" in result.stdout
+
+    info = humanlike("info", str(out))
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["model"]["provider"] == "CPUExecutionProvider"
+
+    report_path = tmp_path / "eval.json"
+    ev = humanlike(
+        "eval", str(out), "--corpus", str(small_corpus_file), "--json", str(report_path), "--no-progress"
+    )
+    assert ev.returncode == 0, ev.stderr
+    report = json.loads(report_path.read_text())
+    # trained on a sample of this file, so the corpus differs from the training corpus: all is scored
+    assert report["scope"]["split"] == "all"
+    assert report["all"]["n_human"] + report["all"]["n_llm"] == report["scope"]["n_scored"]
+    assert set(report) >= {"all", "data_type", "source", "generator"}
+    assert b"AUROC" in ev.stdout
+
+
+def test_eval_uses_the_holdout_of_the_training_corpus(bundle: Path, small_corpus_file: Path) -> None:
+    ev = humanlike(
+        "eval", str(bundle), "--corpus", str(small_corpus_file), "--format", "json", "--no-progress"
+    )
+    assert ev.returncode == 0, ev.stderr
+    report = json.loads(ev.stdout)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert report["scope"]["split"] == "holdout"
+    assert report["scope"]["n_scored"] == manifest["split"]["n_holdout"]
+    # the runtime's hold-out AUROC equals the one training computed with scikit-learn
+    assert report["all"]["auroc"] == pytest.approx(manifest["metrics"]["holdout"]["all"]["auroc"], abs=1e-4)
+
+
+def test_score_from_arguments_stdin_and_file(bundle: Path, tmp_path: Path) -> None:
+    args = humanlike("score", str(bundle), "The first text.", "A second, rather different text.")
+    assert args.returncode == 0, args.stderr
+    lines = [json.loads(line) for line in args.stdout.splitlines()]
+    assert [line["index"] for line in lines] == [0, 1]
+    assert all(0 <= line["p_llm"] <= 1 for line in lines)
+
+    stdin = humanlike("score", str(bundle), stdin=b"The first text.\n\nbad \xff utf8\nLast one.\n")
+    assert stdin.returncode == 1  # some inputs failed, and each says why
+    lines = [json.loads(line) for line in stdin.stdout.splitlines()]
+    assert [line["index"] for line in lines] == [0, 1, 2, 3]
+    assert lines[1]["error"] == "empty text"
+    assert "broken UTF-8" in lines[2]["error"]
+    assert lines[0]["p_llm"] == pytest.approx(json.loads(args.stdout.splitlines()[0])["p_llm"])
+
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"text": "From a file."}\n{"body": "wrong field"}\n')
+    from_file = humanlike("score", str(bundle), "--input", str(jsonl), "--jsonl")
+    lines = [json.loads(line) for line in from_file.stdout.splitlines()]
+    assert "p_llm" in lines[0] and "missing field 'text'" in lines[1]["error"]
+
+
+def test_score_refuses_a_corrupt_bundle(bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    (broken / "model.onnx").write_bytes(b"garbage")
+    result = humanlike("score", str(broken), "text")
+    assert result.returncode == 1
+    assert b"corrupt" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_rank_accounts_for_every_line(bundle: Path, small_corpus: list[CorpusRecord], tmp_path: Path) -> None:
+    good = small_corpus[:300]
+    raw = [r.model_dump_json().encode() for r in good]
+    bad = {
+        5: b'{"text": ',
+        17: b"",
+        40: b'{"id": "no text here"}',
+        41: b'{"text": "   "}',
+        77: b'{"text": "bad \xff\xfe bytes"}',
+        90: b'"just a string"',
+        120: json.dumps({"text": "x" * 100_001}).encode(),
+    }
+    lines = []
+    for i, line in enumerate(raw):
+        if i in bad:
+            lines.append(bad[i])
+        lines.append(line)
+    source = tmp_path / "input.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "ranked.jsonl"
+
+    result = humanlike("rank", str(bundle), str(source), "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    ranked = [json.loads(line) for line in out.read_text().splitlines()]
+    errors = [json.loads(line) for line in Path(str(out) + ".errors.jsonl").read_text().splitlines()]
+
+    assert len(ranked) == len(good) and len(errors) == len(bad)
+    assert len(ranked) + len(errors) == len(lines)
+    assert sorted(r["id"] for r in ranked) == sorted(r.id for r in good)
+    error_lines = {e["line"] for e in errors}
+    assert len(error_lines) == len(bad)
+    assert all(e["reason"] for e in errors)
+    scores = [r["human_likeness"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    summary = json.loads(result.stderr.splitlines()[-1])
+    assert summary["n_lines"] == len(lines) and summary["n_errors"] == len(bad)
+
+
+def test_rank_failure_leaves_no_output(bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ranked.jsonl"
+    result = humanlike("rank", str(bundle), str(tmp_path / "missing.jsonl"), "--out", str(out))
+    assert result.returncode == 1
+    assert b"Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_corpus_says_where_it_looked(tmp_path: Path) -> None:
+    result = humanlike("corpus", "stats", str(tmp_path / "absent"))
+    assert result.returncode == 1
+    assert b"does not exist" in result.stderr
