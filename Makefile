@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/humanlike train --corpus $(CORPUS) --out $(ARTIFACTS)/baseline
 	$(BIN)/humanlike eval $(ARTIFACTS)/baseline --corpus $(CORPUS) --json $(ARTIFACTS)/baseline-eval.json
-	$(BIN)/python -m humanlike.demo_input --corpus $(CORPUS) --out $(ARTIFACTS)/demo-input.jsonl
+	$(BIN)/humanlike corpus sample $(CORPUS) --n 2000 --seed 1 --out $(ARTIFACTS)/demo-input.jsonl
 	$(BIN)/humanlike rank $(ARTIFACTS)/baseline $(ARTIFACTS)/demo-input.jsonl --out $(ARTIFACTS)/demo-ranked.jsonl
-	head -c 600 $(ARTIFACTS)/demo-ranked.jsonl; echo
+	@echo "most human-like first; the three at the top and the bottom:"
+	@head -n 3 $(ARTIFACTS)/demo-ranked.jsonl | cut -c 1-200
+	@tail -n 3 $(ARTIFACTS)/demo-ranked.jsonl | cut -c 1-200
 
 test: setup
 	$(BIN)/python -m pytest
