@@ -49,7 +49,9 @@ def best_of(repeats: int, fn: object) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", nargs="+")
     parser.add_argument("--sample", type=int, help="train on a sample of about N records")
     parser.add_argument("--n-texts", type=int, default=2000, help="hold-out texts to score")
@@ -71,7 +73,9 @@ def main() -> int:
     scoring = {}
     for batch_size in (1, 16, 64):
         n = len(texts) if batch_size > 1 else min(len(texts), 300)
-        seconds = best_of(args.repeats, lambda bs=batch_size, n=n: detector.score_texts(texts[:n], batch_size=bs))
+        seconds = best_of(
+            args.repeats, lambda bs=batch_size, n=n: detector.score_texts(texts[:n], batch_size=bs)
+        )
         scoring[f"batch_{batch_size}"] = round(n / seconds, 1)
 
     source = work / "input.jsonl"

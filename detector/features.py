@@ -7,11 +7,13 @@ applied the same way at training export and at run time.
 
 It mirrors scikit-learn's ``TfidfVectorizer`` preprocessing exactly:
 
-- words: ``text.lower()``, then ``re.findall(token_pattern)``; each word becomes its id in the
-  vocabulary, 0 when unknown (0 is never part of an n-gram in the graph, so unknown words and padding
-  both break n-grams, just as a word missing from scikit-learn's vocabulary never forms one);
-- characters: ``text.lower()`` with every run of two or more whitespace characters collapsed to one
-  space (scikit-learn's ``_white_spaces``), then each Unicode code point + 1 (0 stays free for padding).
+- words: ``text.lower()`` (if ``lowercase_words``), then ``re.findall(token_pattern)``; each word
+  becomes its id in the vocabulary, 0 when unknown (0 is never part of an n-gram in the graph, so
+  unknown words and padding both break n-grams, just as a word missing from scikit-learn's
+  vocabulary never forms one);
+- characters: the text (lowercased if ``lowercase_chars``) with every run of two or more whitespace
+  characters collapsed to one space (scikit-learn's ``_white_spaces``), then each Unicode code point
+  + 1 (0 stays free for padding).
 
 The parity test (ONNX scores vs scikit-learn's on real texts) is what keeps this mirror honest.
 """
@@ -38,7 +40,8 @@ class NgramFeatureSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["sklearn-word-char-ids"] = "sklearn-word-char-ids"
-    lowercase: bool = True
+    lowercase_words: bool = True
+    lowercase_chars: bool = True
     token_pattern: str = SKLEARN_TOKEN_PATTERN
     words: list[str]
     """Word vocabulary; the id of ``words[i]`` is ``i + 1``."""
@@ -63,16 +66,13 @@ class NgramFeaturizer:
         self._token_re = re.compile(spec.token_pattern)
         self._word_ids = {word: i + 1 for i, word in enumerate(spec.words)}
 
-    def normalize(self, text: str) -> str:
-        return text.lower() if self.spec.lowercase else text
-
     def word_ids(self, text: str) -> np.ndarray:
         lookup = self._word_ids.get
-        tokens = self._token_re.findall(self.normalize(text))
+        tokens = self._token_re.findall(text.lower() if self.spec.lowercase_words else text)
         return np.fromiter((lookup(t, PAD_ID) for t in tokens), dtype=np.int64, count=len(tokens))
 
     def char_ids(self, text: str) -> np.ndarray:
-        collapsed = _WHITESPACE_RUNS.sub(" ", self.normalize(text))
+        collapsed = _WHITESPACE_RUNS.sub(" ", text.lower() if self.spec.lowercase_chars else text)
         codepoints = np.frombuffer(collapsed.encode("utf-32-le"), dtype="<u4")
         return codepoints.astype(np.int64) + 1
 

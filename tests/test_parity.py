@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 from detector.features import NgramFeaturizer
 from training.baseline import NgramBaseline
@@ -21,9 +24,11 @@ EDGE_CASES = [
 ]
 
 
-def test_onnx_matches_sklearn(small_corpus: list[CorpusRecord]) -> None:
+@pytest.mark.parametrize("lowercase_chars", [False, True])
+def test_onnx_matches_sklearn(small_corpus: list[CorpusRecord], lowercase_chars: bool) -> None:
     splits = make_splits(small_corpus, seed=0, holdout_fraction=0.1, calibration_fraction=0.1)
-    model = NgramBaseline(SMALL_CONFIG).fit(
+    config = dataclasses.replace(SMALL_CONFIG, lowercase_chars=lowercase_chars)
+    model = NgramBaseline(config).fit(
         texts_of(small_corpus, splits.train), labels_of(small_corpus, splits.train)
     )
     texts = texts_of(small_corpus, splits.holdout) + EDGE_CASES
@@ -35,6 +40,6 @@ def test_onnx_matches_sklearn(small_corpus: list[CorpusRecord]) -> None:
     onnx_p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     diff = float(np.abs(onnx_p - reference).max())
-    print(f"ONNX vs scikit-learn on {len(texts)} texts: max abs difference {diff:.3g}")
+    print(f"ONNX vs scikit-learn ({lowercase_chars=}) on {len(texts)} texts: max abs difference {diff:.3g}")
     assert diff <= 1e-5
     assert reference.std() > 0.05, "scores should vary across texts, or parity proves little"
