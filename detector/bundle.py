@@ -184,6 +184,7 @@ def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; a bundle is read by servers under other users
         contents = dict(files)
         contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
         for name, data in contents.items():

@@ -43,6 +43,12 @@ def test_bundle_is_a_directory_of_data(bundle: Path) -> None:
     assert manifest["metrics"]["holdout"]["all"]["auroc"] > 0.5
 
 
+def test_bundle_is_readable_by_other_users(bundle: Path) -> None:
+    assert bundle.stat().st_mode & 0o755 == 0o755
+    for p in bundle.iterdir():
+        assert p.stat().st_mode & 0o444 == 0o444, p.name
+
+
 def test_valid_bundle_loads(bundle: Path) -> None:
     _, manifest = read_bundle(bundle)
     assert manifest.kind == "ngram-linear"

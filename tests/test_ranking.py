@@ -19,6 +19,10 @@ def test_atomic_writer_keeps_the_old_file_when_the_block_fails(tmp_path: Path) -
     assert target.read_text() == "previous complete output\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
 
+    with atomic_writer(tmp_path / "new.jsonl") as f:
+        f.write(b"complete\n")
+    assert (tmp_path / "new.jsonl").stat().st_mode & 0o777 == 0o644
+
 
 def test_rank_crash_while_scoring_leaves_previous_outputs(bundle: Path, tmp_path: Path) -> None:
     detector = Detector(bundle, device="cpu")
