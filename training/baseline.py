@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
 
-ONNX_OPSET = 17  # ReduceL2 still takes `axes` as an attribute here
+ONNX_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class NgramBaseline:
         nodes: list[onnx.NodeProto],
         inits: list[onnx.TensorProto],
     ) -> None:
-        """Nodes for one vectorizer: n-gram counts → (sublinear) TF -> times IDF -> L2 norm -> dot coef."""
+        """Nodes for one vectorizer: n-gram counts, (sublinear) TF, IDF, L2 norm, dot coef -> ``{name}_z``."""
         min_n, max_n = vectorizer.ngram_range
         by_length: dict[int, list[tuple[tuple[int, ...], int]]] = {n: [] for n in range(1, max_n + 1)}
         for gram, column in vectorizer.vocabulary_.items():
@@ -195,25 +195,32 @@ class NgramBaseline:
                 pool_int64s=pool,
             )
         )
-        inits += [
-            numpy_helper.from_array(vectorizer.idf_.astype(np.float32), f"{name}_idf"),
-            numpy_helper.from_array(block_coef.astype(np.float32).reshape(-1, 1), f"{name}_coef"),
-        ]
-        tf = f"{name}_tf"
+        # The straightforward graph (sublinear TF, x idf, L2-normalise, . coef) runs nine element-wise
+        # passes over the dense [batch, features] counts, mostly zeros. Two rewrites, same numbers:
+        # - 1 + log(tf) where tf > 0, else 0  ==  log(max(tf, 1)) + min(tf, 1)  (tf counts are integers),
+        #   which drops Sign and a Mul, the costliest passes after Log;
+        # - (x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2): two matrix-vector
+        #   products replace the idf scaling, ReduceL2 and the division over the dense matrix.
+        # (A Gather from a table of 1 + log(k) is exact too, but ONNX Runtime's Gather is slower still.)
+        x = f"{name}_tf"
         if vectorizer.sublinear_tf:
-            # scikit-learn: tf -> 1 + log(tf) where tf > 0. Sign(tf) keeps zeros at zero.
             nodes += [
-                helper.make_node("Max", [tf, "one"], [f"{name}_tf1"]),
-                helper.make_node("Log", [f"{name}_tf1"], [f"{name}_logtf"]),
-                helper.make_node("Add", [f"{name}_logtf", "one"], [f"{name}_1logtf"]),
-                helper.make_node("Sign", [tf], [f"{name}_present"]),
-                helper.make_node("Mul", [f"{name}_present", f"{name}_1logtf"], [f"{name}_subtf"]),
+                helper.make_node("Max", [x, "one"], [f"{name}_tf_at_least_1"]),
+                helper.make_node("Log", [f"{name}_tf_at_least_1"], [f"{name}_log_tf"]),
+                helper.make_node("Min", [x, "one"], [f"{name}_present"]),
+                helper.make_node("Add", [f"{name}_log_tf", f"{name}_present"], [f"{name}_subtf"]),
             ]
-            tf = f"{name}_subtf"
+            x = f"{name}_subtf"
+        idf = vectorizer.idf_.astype(np.float64)
+        inits += [
+            numpy_helper.from_array((idf * block_coef).astype(np.float32).reshape(-1, 1), f"{name}_idf_coef"),
+            numpy_helper.from_array((idf * idf).astype(np.float32).reshape(-1, 1), f"{name}_idf_sq"),
+        ]
         nodes += [
-            helper.make_node("Mul", [tf, f"{name}_idf"], [f"{name}_tfidf"]),
-            helper.make_node("ReduceL2", [f"{name}_tfidf"], [f"{name}_norm"], axes=[1], keepdims=1),
+            helper.make_node("MatMul", [x, f"{name}_idf_coef"], [f"{name}_dot"]),
+            helper.make_node("Mul", [x, x], [f"{name}_sq"]),
+            helper.make_node("MatMul", [f"{name}_sq", f"{name}_idf_sq"], [f"{name}_norm_sq"]),
+            helper.make_node("Sqrt", [f"{name}_norm_sq"], [f"{name}_norm"]),
             helper.make_node("Max", [f"{name}_norm", "eps"], [f"{name}_safe_norm"]),
-            helper.make_node("Div", [f"{name}_tfidf", f"{name}_safe_norm"], [f"{name}_x"]),
-            helper.make_node("MatMul", [f"{name}_x", f"{name}_coef"], [f"{name}_z"]),
+            helper.make_node("Div", [f"{name}_dot", f"{name}_safe_norm"], [f"{name}_z"]),
         ]
