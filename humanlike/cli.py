@@ -232,7 +232,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_crossval(args: argparse.Namespace) -> int:
+    from detector.ranking import atomic_writer
     from training.crossval import crossval_report, format_crossval
+
+    def save(report: dict[str, Any]) -> None:
+        fold = report["folds"][-1]
+        print(
+            f"fold {len(report['folds'])}/{report['n_folds']}: {fold['key']}={fold['held_out']} "
+            f"AUROC {fold['auroc']} ({fold['seconds']} s)",
+            file=sys.stderr,
+        )
+        if args.json:
+            with atomic_writer(args.json) as f:
+                f.write(json.dumps(report, indent=2).encode("utf-8") + b"\n")
 
     report = crossval_report(
         _corpus_paths(args.corpus),
@@ -241,10 +253,8 @@ def cmd_crossval(args: argparse.Namespace) -> int:
         seed=args.seed,
         sample_size=args.sample,
         progress=not args.no_progress,
+        on_fold=save,
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_crossval(report))
     return EXIT_OK
 

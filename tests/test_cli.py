@@ -173,3 +173,30 @@ def test_missing_corpus_says_where_it_looked(tmp_path: Path) -> None:
     result = humanlike("corpus", "stats", str(tmp_path / "absent"))
     assert result.returncode == 1
     assert b"does not exist" in result.stderr
+
+
+def test_crossval_holds_out_what_it_names(small_corpus_file: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "cv.json"
+    result = humanlike(
+        "crossval",
+        "--corpus",
+        str(small_corpus_file),
+        "--by",
+        "generator",
+        "source",
+        "--only",
+        "gpt2-xl",
+        "topical_chat",
+        "--json",
+        str(report_path),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    folds = {(f["key"], f["held_out"]): f for f in report["folds"]}
+    assert set(folds) == {("generator", "gpt2-xl"), ("source", "topical_chat")}
+    for fold in folds.values():
+        assert fold["n_human"] > 0 and fold["n_llm"] > 0
+        assert 0.0 <= fold["auroc"] <= 1.0
+    assert b"fold 2/2" in result.stderr
+    assert b"generator=gpt2-xl" in result.stdout

@@ -9,7 +9,7 @@ value's texts against human texts (see :func:`training.splits.leave_one_out`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,13 @@ def crossval_report(
     sample_size: int | None = None,
     config: NgramBaselineConfig | None = None,
     progress: bool = True,
+    on_fold: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Refits the baseline once per held-out value and scores the held-out texts.
+
+    ``on_fold`` is called with the report so far after every fold (folds take minutes each on the
+    full corpus; the CLI rewrites its JSON report there, so that partial results survive).
+    """
     records, _ = load_corpus(corpus_paths)
     if sample_size:
         records = sample(records, sample_size, seed)
@@ -46,7 +52,16 @@ def crossval_report(
         for s in leave_one_out_splits(records, key, holdout)
         if not only or s.name.split("=", 1)[1] in only
     ]
-    folds = []
+    folds: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "protocol": "leave-one-out; test = held-out value's texts + their human pairs, "
+        "topped up with hold-out texts of the missing class and the same data types",
+        "seed": seed,
+        "n_records": len(records),
+        "config": config.as_dict(),
+        "n_folds": len(splits),
+        "folds": folds,
+    }
     for key, split in tqdm(splits, desc="crossval", unit="fold", disable=not progress):
         started = time.perf_counter()
         model = NgramBaseline(config).fit(texts_of(records, split.train), labels_of(records, split.train))
@@ -64,14 +79,9 @@ def crossval_report(
                 "data_type": {d: binary_metrics(y[dtypes == d], p[dtypes == d]) for d in sorted(set(dtypes))},
             }
         )
-    return {
-        "protocol": "leave-one-out; test = held-out value's texts + their human pairs, "
-        "topped up with hold-out texts of the missing class and the same data types",
-        "seed": seed,
-        "n_records": len(records),
-        "config": config.as_dict(),
-        "folds": folds,
-    }
+        if on_fold:
+            on_fold(report)
+    return report
 
 
 def format_crossval(report: dict[str, Any]) -> str:
