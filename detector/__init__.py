@@ -4,7 +4,7 @@ It never imports torch, scikit-learn or the training code; a bundle is all it ne
 """
 
 from detector.bundle import BundleError, BundleManifest, read_bundle
-from detector.runtime import Detector, InvalidTextError, ModelInfo, TextScore, check_text, load_detector
+from detector.runtime import Detector, InvalidTextError, ModelInfo, TextScore, check_text
 
 __all__ = [
     "BundleError",
@@ -14,6 +14,5 @@ __all__ = [
     "ModelInfo",
     "TextScore",
     "check_text",
-    "load_detector",
     "read_bundle",
 ]

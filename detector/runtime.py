@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -165,8 +164,3 @@ class Detector:
             human_likeness=1.0 - p_llm,
             flagged={fpr: p_llm > threshold for fpr, threshold in self._thresholds.items()},
         )
-
-
-def load_detector(path: str | os.PathLike[str] | Path, device: Device = "auto") -> Detector:
-    """Loads and verifies a bundle (see :class:`Detector`)."""
-    return Detector(path, device=device)
