@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import numpy as np
 
 from detector import Detector
 from detector.ranking import rank_jsonl
+from detector.runtime import usable_cores
 from training.corpus import resolve_corpus_paths
 from training.readers import load_corpus
 from training.train import make_splits, train_baseline_bundle
@@ -88,7 +88,7 @@ def main() -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": {
             "cpu": cpu_model(),
-            "cores": len(os.sched_getaffinity(0)),
+            "cores": usable_cores(),
             "python": platform.python_version(),
             "provider": detector.info.provider,
             "intra_op_threads": detector.info.intra_op_threads,

@@ -63,6 +63,13 @@ def check_text(text: object, max_length: int) -> str | None:
     return None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one, e.g. in containers)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def choose_providers(device: Device) -> list[str]:
     """CUDA when asked for or present (``auto``), else CPU. CPU always stays as the fallback."""
     available = ort.get_available_providers()
@@ -93,7 +100,7 @@ class Detector:
             NgramFeatureSpec.model_validate_json((root / FEATURES_FILE).read_bytes())
         )
         options = ort.SessionOptions()
-        self._threads = threads or len(os.sched_getaffinity(0))
+        self._threads = threads or usable_cores()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
         try:
