@@ -2,6 +2,9 @@
 
 Exit codes: 0 success; 1 failure, or some inputs could not be scored (each is reported);
 2 usage error. Every command takes ``--help``.
+
+Imports live inside the commands on purpose: ``score``, ``rank`` and ``info`` need only the runtime
+(the base install has no scikit-learn or torch), and start faster without the training stack.
 """
 
 from __future__ import annotations
@@ -148,13 +151,12 @@ def _load(args: argparse.Namespace, paths: Sequence[str] | None) -> Any:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
+    from detector.ranking import atomic_writer
     from training.corpus import corpus_stats, sample
 
     records = _load(args, args.paths)
     if args.corpus_command == "sample":
         picked = sample(records, args.n, args.seed)
-        from detector.ranking import atomic_writer
-
         with atomic_writer(args.out) as f:
             for r in picked:
                 f.write(json.dumps(r.model_dump(), ensure_ascii=False).encode("utf-8") + b"\n")
