@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FORMAT_VERSION = 1
@@ -49,6 +50,11 @@ class Calibration(BaseModel):
     slope: float = 1.0
     intercept: float = 0.0
     fitted_on: str = Field(default="", description="which records the calibration was fitted on")
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated P(llm) for raw ``llm_logit`` values (the default, 1 and 0, is a plain sigmoid)."""
+        z = self.slope * np.asarray(logits, dtype=np.float64) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 class Threshold(BaseModel):

@@ -149,9 +149,7 @@ class Detector:
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated P(llm) for raw logits."""
-        cal = self.manifest.calibration
-        z = cal.slope * np.asarray(logits, dtype=np.float64) + cal.intercept
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+        return self.manifest.calibration.apply(logits)
 
     def score_texts(self, texts: Sequence[str], batch_size: int = 32) -> list[TextScore]:
         """Scores texts, in input order.

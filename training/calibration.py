@@ -22,11 +22,6 @@ def fit_platt(logits: np.ndarray, y: np.ndarray, fitted_on: str) -> Calibration:
     )
 
 
-def apply_platt(calibration: Calibration, logits: np.ndarray) -> np.ndarray:
-    z = calibration.slope * np.asarray(logits, dtype=np.float64) + calibration.intercept
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
-
 def thresholds_at_fpr(p_human: np.ndarray, target_fprs: tuple[float, ...] = TARGET_FPRS) -> list[Threshold]:
     """For each target, the smallest ``t`` with ``mean(p_human > t) <= target``.
 

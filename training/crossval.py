@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from detector.bundle import Calibration
 from training.baseline import NgramBaseline, NgramBaselineConfig
 from training.corpus import sample
 from training.metrics import binary_metrics
@@ -66,7 +67,7 @@ def crossval_report(
         started = time.perf_counter()
         model = NgramBaseline(config).fit(texts_of(records, split.train), labels_of(records, split.train))
         logits = model.decision_function(texts_of(records, split.test))
-        p = 1.0 / (1.0 + np.exp(-logits))
+        p = Calibration().apply(logits)  # uncalibrated: AUROC and TPR at FPR do not depend on it
         y = labels_of(records, split.test)
         dtypes = np.array([records[i].data_type for i in split.test])
         folds.append(

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest, SplitSpec, write_bundle
 from training.baseline import NgramBaseline, NgramBaselineConfig
-from training.calibration import apply_platt, fit_platt, thresholds_at_fpr
+from training.calibration import fit_platt, thresholds_at_fpr
 from training.corpus import fingerprint, sample
 from training.metrics import evaluate_scores
 from training.readers import FieldMapping, load_corpus
@@ -106,13 +106,13 @@ def train_baseline_bundle(
     y_cal = labels_of(records, splits.calibration)
     logits_cal = model.decision_function(texts_of(records, splits.calibration))
     calibration = fit_platt(logits_cal, y_cal, fitted_on=f"calibration split ({len(y_cal)} texts)")
-    thresholds = thresholds_at_fpr(apply_platt(calibration, logits_cal)[y_cal == 0])
+    thresholds = thresholds_at_fpr(calibration.apply(logits_cal)[y_cal == 0])
     timings["calibrate_s"] = time.perf_counter() - t
     stages.update()
 
     t = stage("evaluating hold-out")
     holdout_records = [records[i] for i in splits.holdout]
-    p_holdout = apply_platt(calibration, model.decision_function(texts_of(records, splits.holdout)))
+    p_holdout = calibration.apply(model.decision_function(texts_of(records, splits.holdout)))
     metrics: dict[str, Any] = {"holdout": evaluate_scores(holdout_records, p_holdout, thresholds)}
     timings["evaluate_s"] = time.perf_counter() - t
     stages.update()
