@@ -41,26 +41,35 @@ class LineError:
     reason: str
 
 
-def parse_line(raw: bytes, text_field: str, check: Callable[[object], str | None]) -> str | LineError:
-    """The text of one JSONL line, or why it cannot be scored (line number filled in by the caller)."""
+class UnscorableLine(ValueError):
+    """An input line that cannot be scored; the message says why."""
+
+
+def parse_line(raw: bytes, text_field: str, check: Callable[[object], str | None]) -> str:
+    """The text of one JSONL line.
+
+    Raises:
+        UnscorableLine: blank, broken UTF-8, malformed JSON, not an object, no text field, or a text
+            that ``check`` refuses.
+    """
     if not raw.strip():
-        return LineError(0, "blank line")
+        raise UnscorableLine("blank line")
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return LineError(0, f"broken UTF-8 at byte {e.start} of the line")
+        raise UnscorableLine(f"broken UTF-8 at byte {e.start} of the line") from None
     try:
         obj = json.loads(decoded)
     except json.JSONDecodeError as e:
-        return LineError(0, f"malformed JSON: {e.msg} at column {e.colno}")
+        raise UnscorableLine(f"malformed JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(obj, dict):
-        return LineError(0, f"expected a JSON object, got {type(obj).__name__}")
+        raise UnscorableLine(f"expected a JSON object, got {type(obj).__name__}")
     if text_field not in obj:
-        return LineError(0, f"missing field {text_field!r}")
+        raise UnscorableLine(f"missing field {text_field!r}")
     text = obj[text_field]
     reason = check(text)
     if reason is not None:
-        return LineError(0, reason)
+        raise UnscorableLine(reason)
     assert isinstance(text, str)
     return text
 
@@ -120,11 +129,12 @@ def rank_jsonl(
     with input_path.open("rb") as f:
         offset = 0
         for n_lines, raw in enumerate(f, 1):
-            parsed = parse_line(raw, text_field, detector.check_text)
-            if isinstance(parsed, LineError):
-                errors.append(LineError(n_lines, parsed.reason))
+            try:
+                text = parse_line(raw, text_field, detector.check_text)
+            except UnscorableLine as e:
+                errors.append(LineError(n_lines, str(e)))
             else:
-                pending_texts.append(parsed)
+                pending_texts.append(text)
                 pending_offsets.append(offset)
                 if len(pending_texts) >= batch_size * 16:
                     flush()
@@ -139,8 +149,8 @@ def rank_jsonl(
         # Stable sort on the negated score: most human-like first, input order among ties.
         order = np.argsort(-human_likeness, kind="stable")
         with atomic_writer(errors_path) as err_out:
-            for e in errors:
-                err_out.write(json.dumps({"line": e.line, "reason": e.reason}).encode("utf-8") + b"\n")
+            for err in errors:
+                err_out.write(json.dumps({"line": err.line, "reason": err.reason}).encode("utf-8") + b"\n")
             with atomic_writer(output_path) as out:
                 for rank, i in enumerate(order, 1):
                     f.seek(offsets[i])

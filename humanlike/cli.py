@@ -13,7 +13,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -261,28 +261,33 @@ def cmd_crossval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _score_inputs(args: argparse.Namespace) -> Iterator[tuple[int, str | None, str | None]]:
-    """(index, text, error) for each input, in order."""
-    from detector.ranking import LineError, parse_line
+def _score_inputs(
+    args: argparse.Namespace, check: Callable[[object], str | None]
+) -> Iterator[tuple[int, str | None, str | None]]:
+    """(index, text, None) for each scorable input and (index, None, reason) for the rest, in order."""
+    from detector.ranking import UnscorableLine, parse_line
 
     if args.texts:
         for i, text in enumerate(args.texts):
-            yield i, text, None
+            reason = check(text)
+            yield (i, None, reason) if reason else (i, text, None)
         return
     stream = args.input.open("rb") if args.input else sys.stdin.buffer
     with stream:
         for i, raw in enumerate(stream):
             if args.jsonl:
-                parsed = parse_line(raw, args.text_field, lambda t: None)
-                if isinstance(parsed, LineError):
-                    yield i, None, parsed.reason
-                else:
-                    yield i, parsed, None
+                try:
+                    yield i, parse_line(raw, args.text_field, check), None
+                except UnscorableLine as e:
+                    yield i, None, str(e)
                 continue
             try:
-                yield i, raw.decode("utf-8").rstrip("\r\n"), None
+                text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 yield i, None, f"broken UTF-8 at byte {e.start} of the line"
+                continue
+            reason = check(text)
+            yield (i, None, reason) if reason else (i, text, None)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -299,14 +304,12 @@ def cmd_score(args: argparse.Namespace) -> int:
             print(json.dumps(line))
         batch.clear()
 
-    for i, text, error in _score_inputs(args):
-        reason = error or detector.check_text(text)
-        if reason is not None:
+    for i, text, error in _score_inputs(args, detector.check_text):
+        if text is None:
             flush()
             failures += 1
-            print(json.dumps({"index": i, "error": reason}))
+            print(json.dumps({"index": i, "error": error}))
             continue
-        assert text is not None
         batch.append((i, text))
         if len(batch) >= args.batch_size:
             flush()

@@ -105,10 +105,13 @@ def test_score_from_arguments_stdin_and_file(bundle: Path, tmp_path: Path) -> No
     assert lines[0]["p_llm"] == pytest.approx(json.loads(args.stdout.splitlines()[0])["p_llm"])
 
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text('{"text": "From a file."}\n{"body": "wrong field"}\n')
+    jsonl.write_text('{"text": "From a file."}\n{"body": "wrong field"}\n{"text": 5}\n{"text": ""}\n')
     from_file = humanlike("score", str(bundle), "--input", str(jsonl), "--jsonl")
+    assert from_file.returncode == 1 and b"Traceback" not in from_file.stderr
     lines = [json.loads(line) for line in from_file.stdout.splitlines()]
     assert "p_llm" in lines[0] and "missing field 'text'" in lines[1]["error"]
+    assert lines[2]["error"] == "expected a string, got int"
+    assert lines[3]["error"] == "empty text"
 
 
 def test_score_refuses_a_corrupt_bundle(bundle: Path, tmp_path: Path) -> None:
