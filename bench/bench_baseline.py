@@ -15,6 +15,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,8 +39,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def best_of(repeats: int, fn: object) -> float:
-    assert callable(fn)
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

@@ -78,7 +78,7 @@ def test_gzip_and_truncated_gzip(tmp_path: Path) -> None:
     assert 0 < len(records) < 2000
     assert report.n_issues == 1
     assert "truncated or corrupt" in report.issues[0].reason
-    assert report.issues[0].line == len(records) + 1 or report.issues[0].line > len(records)
+    assert report.issues[0].line == len(records) + 1  # where reading stopped: the first line not read
 
 
 def test_csv_with_bad_rows(tmp_path: Path) -> None:

@@ -101,9 +101,8 @@ def leave_one_out(
 
 
 def leave_one_out_splits(
-    records: Sequence[CorpusRecord], key: LeaveOutKey, holdout: np.ndarray, min_records: int = 1
+    records: Sequence[CorpusRecord], key: LeaveOutKey, holdout: np.ndarray
 ) -> list[Split]:
     """One :func:`leave_one_out` split per value of ``key`` (LLM generators only for ``generator``)."""
     values = sorted({getattr(r, key) for r in records if key != "generator" or r.label == "llm"})
-    counts = {v: sum(1 for r in records if getattr(r, key) == v) for v in values}
-    return [leave_one_out(records, key, v, holdout) for v in values if counts[v] >= min_records]
+    return [leave_one_out(records, key, v, holdout) for v in values]
