@@ -7,6 +7,8 @@ Layout (like a Triton model directory, a model is a folder with a config)::
                       corpus fingerprint, metrics
       model.onnx      the graph; every kind outputs ``llm_logit`` [batch] (log-odds of "llm")
       features.json   (kind "ngram-linear") the NgramFeatureSpec that turns text into the graph's inputs
+      tokenizer.json  (kind "transformer") the Hugging Face ``tokenizers`` tokenizer; the manifest's
+                      ``windows`` says how long texts are cut into the graph's token windows
       SHA256SUMS      sha256 of every other file, in ``sha256sum`` format (``sha256sum -c`` works)
 
 :func:`read_bundle` refuses a bundle whose checksums, format version or manifest do not hold, with a
@@ -33,8 +35,10 @@ MANIFEST_FILE = "bundle.json"
 CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"
 FEATURES_FILE = "features.json"
+TOKENIZER_FILE = "tokenizer.json"
 
-ModelKind = Literal["ngram-linear"]
+ModelKind = Literal["ngram-linear", "transformer"]
+Precision = Literal["fp32", "int8"]
 
 
 class BundleError(Exception):
@@ -94,6 +98,16 @@ class SplitSpec(BaseModel):
     n_holdout: int
 
 
+class WindowSpec(BaseModel):
+    """How a transformer bundle reads text: token windows, and how their logits make a text's logit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_tokens: int = Field(gt=2, description="window length in tokens, special tokens included")
+    overlap: int = Field(ge=0, description="tokens shared by consecutive windows of one text")
+    aggregate: Literal["size-weighted-mean-logit"] = "size-weighted-mean-logit"
+
+
 class BundleManifest(BaseModel):
     """``bundle.json``: everything the runtime needs to know about a model besides its weights."""
 
@@ -102,8 +116,10 @@ class BundleManifest(BaseModel):
     format: Literal["humanlike-bundle"] = "humanlike-bundle"
     format_version: int = FORMAT_VERSION
     kind: ModelKind
+    precision: Precision = "fp32"
     labels: tuple[str, str] = ("human", "llm")
     max_length: int = Field(gt=0, description="longest text accepted, in characters")
+    windows: WindowSpec | None = Field(default=None, description="token windows (transformer bundles)")
     calibration: Calibration
     thresholds: list[Threshold]
     corpus: CorpusFingerprint
@@ -175,8 +191,11 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as e:
         raise BundleError(f"bundle {root}: invalid {MANIFEST_FILE}: {e}") from e
-    if manifest.kind == "ngram-linear" and FEATURES_FILE not in sums:
-        raise BundleError(f"bundle {root}: kind {manifest.kind} needs {FEATURES_FILE}, which is not listed")
+    needs = {"ngram-linear": FEATURES_FILE, "transformer": TOKENIZER_FILE}[manifest.kind]
+    if needs not in sums:
+        raise BundleError(f"bundle {root}: kind {manifest.kind} needs {needs}, which is not listed")
+    if (manifest.kind == "transformer") != (manifest.windows is not None):
+        raise BundleError(f"bundle {root}: a transformer bundle, and only one, has a 'windows' section")
     return root, manifest
 
 

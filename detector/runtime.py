@@ -14,8 +14,16 @@ from typing import Literal
 import numpy as np
 import onnxruntime as ort
 
-from detector.bundle import FEATURES_FILE, MODEL_FILE, BundleError, BundleManifest, read_bundle
+from detector.bundle import (
+    FEATURES_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    BundleError,
+    BundleManifest,
+    read_bundle,
+)
 from detector.features import NgramFeatureSpec, NgramFeaturizer
+from detector.inputs import InputEncoder, NgramWindows, TokenWindows, Window
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -30,6 +38,15 @@ class InvalidTextError(ValueError):
 
 
 @dataclass(frozen=True)
+class WindowScore:
+    """The score of one span of a text (characters ``start:end``), read by the model on its own."""
+
+    start: int
+    end: int
+    p_llm: float
+
+
+@dataclass(frozen=True)
 class TextScore:
     """One text's score. ``human_likeness`` is ``1 - p_llm``: higher reads more human."""
 
@@ -38,6 +55,8 @@ class TextScore:
     flagged: dict[str, bool]
     """For each stored threshold (key: target false-positive rate, e.g. ``"0.01"``), whether the text
     is flagged as LLM-written at that operating point."""
+    windows: list[WindowScore] | None = None
+    """Per-window scores, in text order, when asked for (``score_texts(..., windows=True)``)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,15 @@ class ModelInfo:
     format_version: int
     max_length: int
     provider: str
+    """The execution provider that runs the graph (the first of ``providers``)."""
+    providers: list[str]
+    """The session's providers in priority order; nodes a provider cannot run fall to the next."""
     available_providers: list[str]
     intra_op_threads: int
+    precision: str
+    max_tokens: int | None
+    """Window length in tokens (transformer bundles); None when the graph reads whole texts."""
+    max_batch_tokens: int
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
@@ -70,17 +96,52 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def choose_providers(device: Device) -> list[str]:
-    """CUDA when asked for or present (``auto``), else CPU. CPU always stays as the fallback."""
-    available = ort.get_available_providers()
+def choose_providers(device: Device, available: Sequence[str] | None = None) -> list[str]:
+    """TensorRT then CUDA when asked for or present (``auto``), else CPU; CPU always stays as the fallback.
+
+    TensorRT comes first when the installed onnxruntime has it: ONNX Runtime hands it the subgraphs it
+    supports and gives the rest (e.g. quantized or fused operators it lacks) to CUDA, then CPU.
+    """
+    available = list(ort.get_available_providers() if available is None else available)
     if device == "cuda" and "CUDAExecutionProvider" not in available:
         raise RuntimeError(
             "device 'cuda' was requested but this onnxruntime has no CUDA execution provider "
             f"(available: {', '.join(available)}); install the 'gpu' extra"
         )
     if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        gpu = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return (["TensorrtExecutionProvider"] if "TensorrtExecutionProvider" in available else []) + gpu
     return ["CPUExecutionProvider"]
+
+
+def plan_batches(sizes: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
+    """Groups window indices into batches, shortest first, so that each padded batch stays under a cap.
+
+    A batch's cost is what the graph computes on: its longest window times its number of windows
+    (every row is padded to the longest). Sorting by size keeps neighbours alike, so padding is small,
+    and capping by tokens rather than count lets many short windows share one batch while long ones go
+    a few at a time. A window larger than the cap gets a batch of its own.
+    """
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        width = max(1, sizes[i])  # sorted ascending: the newest window is the batch's longest
+        if current and ((len(current) + 1) * width > max_batch_tokens or len(current) >= max_batch_size):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def aggregate_windows(windows: Sequence[Window], logits: np.ndarray, n_texts: int) -> np.ndarray:
+    """Each text's logit: the mean of its windows' logits weighted by window size."""
+    index = np.fromiter((w.text_index for w in windows), dtype=np.int64, count=len(windows))
+    sizes = np.fromiter((max(1, w.size) for w in windows), dtype=np.float64, count=len(windows))
+    weight = np.bincount(index, weights=sizes, minlength=n_texts)
+    return np.bincount(index, weights=sizes * logits, minlength=n_texts) / np.maximum(weight, 1.0)
 
 
 class Detector:
@@ -90,15 +151,33 @@ class Detector:
         path: bundle directory (see :mod:`detector.bundle`).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
         threads: intra-op threads for the CPU provider; default: the machine's usable cores.
+        max_batch_tokens: cap on a batch's padded size (windows x longest window, in tokens for the
+            transformer, characters for the n-gram graph); default: the model kind's.
     """
 
-    def __init__(self, path: str | os.PathLike[str], device: Device = "auto", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        device: Device = "auto",
+        threads: int | None = None,
+        max_batch_tokens: int | None = None,
+    ):
         root, manifest = read_bundle(path)
         self.path = root
         self.manifest: BundleManifest = manifest
-        self._featurizer = NgramFeaturizer(
-            NgramFeatureSpec.model_validate_json((root / FEATURES_FILE).read_bytes())
-        )
+        self._inputs: InputEncoder
+        if manifest.windows is not None:
+            self._inputs = TokenWindows(
+                root / TOKENIZER_FILE, manifest.windows.max_tokens, manifest.windows.overlap
+            )
+            default_cap = 64 * manifest.windows.max_tokens
+        else:
+            featurizer = NgramFeaturizer(
+                NgramFeatureSpec.model_validate_json((root / FEATURES_FILE).read_bytes())
+            )
+            self._inputs = NgramWindows(featurizer)
+            default_cap = 1 << 20
+        self.max_batch_tokens = max_batch_tokens or default_cap
         options = ort.SessionOptions()
         self._threads = threads or usable_cores()
         options.intra_op_num_threads = self._threads
@@ -116,14 +195,19 @@ class Detector:
 
     @property
     def info(self) -> ModelInfo:
+        providers = self._session.get_providers()
         return ModelInfo(
             path=str(self.path),
             kind=self.manifest.kind,
             format_version=self.manifest.format_version,
             max_length=self.manifest.max_length,
-            provider=self._session.get_providers()[0],
+            provider=providers[0],
+            providers=list(providers),
             available_providers=ort.get_available_providers(),
             intra_op_threads=self._threads,
+            precision=self.manifest.precision,
+            max_tokens=self.manifest.windows.max_tokens if self.manifest.windows else None,
+            max_batch_tokens=self.max_batch_tokens,
             thresholds=dict(self._thresholds),
         )
 
@@ -131,28 +215,56 @@ class Detector:
         """Why ``text`` cannot be scored by this model, or None when it can."""
         return check_text(text, self.manifest.max_length)
 
-    def llm_logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Raw (uncalibrated) graph output for each text, in input order."""
+    def _check(self, texts: Sequence[str]) -> None:
+        if isinstance(texts, str):
+            raise TypeError("pass a sequence of texts, not one string")
         for i, text in enumerate(texts):
             reason = self.check_text(text)
             if reason is not None:
                 raise InvalidTextError(i, reason)
-        logits = np.empty(len(texts), dtype=np.float64)
-        # Sorting by length keeps texts of similar length together, which cuts padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            feed = self._featurizer.encode([texts[i] for i in chunk]).as_feed()
+
+    def windows(self, texts: Sequence[str]) -> list[Window]:
+        """The windows the graph reads for ``texts`` (one per text for n-gram bundles)."""
+        self._check(texts)
+        return self._inputs.windows(texts)
+
+    def window_logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[Window], np.ndarray]:
+        """Every window of every text and its raw ``llm_logit``, in text order.
+
+        Args:
+            batch_size: most windows per batch (the token cap :attr:`max_batch_tokens` applies too).
+        """
+        windows = self.windows(texts)
+        logits = np.empty(len(windows), dtype=np.float64)
+        for batch in plan_batches([w.size for w in windows], self.max_batch_tokens, batch_size):
+            feed = self._inputs.feed(texts, [windows[i] for i in batch])
             (out,) = self._session.run(["llm_logit"], feed)
-            logits[chunk] = out
-        return logits
+            logits[batch] = out
+        return windows, logits
+
+    def llm_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw (uncalibrated) logit of each text, in input order.
+
+        A text read as several windows gets the mean of its windows' logits weighted by their sizes,
+        so every token counts once however the text was cut.
+        """
+        windows, logits = self.window_logits(texts, batch_size)
+        return aggregate_windows(windows, logits, len(texts))
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated P(llm) for raw logits."""
         return self.manifest.calibration.apply(logits)
 
-    def score_texts(self, texts: Sequence[str], batch_size: int = 32) -> list[TextScore]:
+    def score_texts(
+        self, texts: Sequence[str], batch_size: int = 64, windows: bool = False
+    ) -> list[TextScore]:
         """Scores texts, in input order.
+
+        Args:
+            texts: the texts.
+            batch_size: most windows per graph call.
+            windows: also return each text's per-window scores (which part reads as LLM-written).
+                A window's ``p_llm`` uses the text-level calibration on that window alone.
 
         Raises:
             InvalidTextError: a text is empty, blank, not a string, or longer than ``max_length``;
@@ -160,12 +272,19 @@ class Detector:
         """
         if isinstance(texts, str):
             raise TypeError("score_texts takes a sequence of texts, not one string")
-        p_llm = self.calibrate(self.llm_logits(texts, batch_size))
-        return [self._score(float(p)) for p in p_llm]
+        spans, logits = self.window_logits(texts, batch_size)
+        p_llm = self.calibrate(aggregate_windows(spans, logits, len(texts)))
+        per_text: list[list[WindowScore]] | None = None
+        if windows:
+            per_text = [[] for _ in texts]
+            for w, p in zip(spans, self.calibrate(logits), strict=True):
+                per_text[w.text_index].append(WindowScore(start=w.start, end=w.end, p_llm=float(p)))
+        return [self._score(float(p), per_text[i] if per_text else None) for i, p in enumerate(p_llm)]
 
-    def _score(self, p_llm: float) -> TextScore:
+    def _score(self, p_llm: float, windows: list[WindowScore] | None = None) -> TextScore:
         return TextScore(
             p_llm=p_llm,
             human_likeness=1.0 - p_llm,
             flagged={fpr: p_llm > threshold for fpr, threshold in self._thresholds.items()},
+            windows=windows,
         )
