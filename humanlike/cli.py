@@ -39,6 +39,38 @@ def _corpus_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _transformer_args(p: argparse.ArgumentParser) -> None:
+    tr = p.add_argument_group("transformer fine-tuning (defaults: training.transformer.TransformerConfig)")
+    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    tr.add_argument("--max-tokens", type=int, help="window length in tokens (default 128)")
+    tr.add_argument("--max-train-texts", type=int, help="cap on training texts (default 36000)")
+    tr.add_argument("--epochs", type=int, help="passes over the training texts (default 1)")
+    tr.add_argument("--eval-every", type=int, help="validate every N steps (default 250)")
+    tr.add_argument("--validation-texts", type=int, help="validation set size (default 1000)")
+    tr.add_argument(
+        "--time-budget", type=float, help="stop fine-tuning after this many seconds (default 2700)"
+    )
+    tr.add_argument("--base-model", type=Path, help="encoder directory (default: the packaged MiniLM)")
+
+
+def _transformer_config(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from training.transformer import TransformerConfig
+
+    overrides = {
+        "max_tokens": args.max_tokens,
+        "max_train_texts": args.max_train_texts,
+        "epochs": args.epochs,
+        "eval_every": args.eval_every,
+        "validation_texts": args.validation_texts,
+        "time_budget_s": args.time_budget,
+    }
+    return dataclasses.replace(
+        TransformerConfig(seed=args.seed), **{k: v for k, v in overrides.items() if v is not None}
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="humanlike", description="Tell human-written text from LLM-generated text, and rank by it."
@@ -60,16 +92,36 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, required=True)
     _mapping_args(sample)
 
-    train = sub.add_parser("train", help="train the n-gram baseline and export a bundle")
+    train = sub.add_parser(
+        "train",
+        help="train a detector: the n-gram baseline (writes a bundle) or the transformer (writes a "
+        "checkpoint for `humanlike export`)",
+    )
     _corpus_arg(train)
-    train.add_argument("--out", type=Path, required=True, help="bundle directory to write")
+    train.add_argument(
+        "--model", choices=["ngram", "transformer"], default="ngram", help="which detector (default ngram)"
+    )
+    train.add_argument(
+        "--out", type=Path, required=True, help="bundle (ngram) or checkpoint (transformer) directory"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--holdout", type=float, default=0.1, help="grouped hold-out fraction (default 0.1)")
     train.add_argument("--calibration", type=float, default=0.1, help="calibration fraction (default 0.1)")
     train.add_argument("--sample", type=int, help="train on a grouped sample of about N records")
     train.add_argument("--no-progress", action="store_true")
     train.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
+    _transformer_args(train)
     _mapping_args(train)
+
+    export = sub.add_parser(
+        "export", help="export a transformer checkpoint as calibrated fp32 and int8 ONNX bundles"
+    )
+    export.add_argument("checkpoint", type=Path)
+    _corpus_arg(export)
+    export.add_argument("--out", type=Path, required=True, help="directory; bundles go to OUT/fp32, OUT/int8")
+    export.add_argument("--precision", choices=["fp32", "int8"], nargs="+", default=["fp32", "int8"])
+    export.add_argument("--no-progress", action="store_true")
+    _mapping_args(export)
 
     ev = sub.add_parser("eval", help="evaluate a bundle on a corpus")
     ev.add_argument("bundle", type=Path)
@@ -95,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--sample", type=int, help="use a grouped sample of about N records")
     cv.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     cv.add_argument("--no-progress", action="store_true")
+    cv.add_argument(
+        "--model",
+        choices=["ngram", "transformer"],
+        nargs="+",
+        default=["ngram"],
+        help="models to refit per fold, side by side on the same test texts (default ngram)",
+    )
+    cv.add_argument(
+        "--max-test-texts", type=int, help="score a grouped sample of about N test texts per fold"
+    )
+    _transformer_args(cv)
 
     score = sub.add_parser("score", help="score texts; JSONL out, one line per input, in order")
     score.add_argument("bundle", type=Path)
@@ -104,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--text-field", default="text")
     score.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     score.add_argument("--batch-size", type=int, default=64)
+    score.add_argument(
+        "--windows", action="store_true", help="add each text's per-window scores (character spans, p_llm)"
+    )
 
     rank = sub.add_parser("rank", help="rank a JSONL corpus, most human-like first")
     rank.add_argument("bundle", type=Path)
@@ -185,6 +251,8 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.model == "transformer":
+        return _train_transformer(args)
     from training.metrics import format_table
     from training.train import train_baseline_bundle
 
@@ -208,6 +276,56 @@ def cmd_train(args: argparse.Namespace) -> int:
         print()
         print(format_table(holdout["data_type"], "data_type"))
         print(f"\ntimings: {manifest.training['timings']}")
+    return EXIT_OK
+
+
+def _train_transformer(args: argparse.Namespace) -> int:
+    from training.transformer import train_transformer_checkpoint
+
+    config = _transformer_config(args)
+    meta = train_transformer_checkpoint(
+        _corpus_paths(args.corpus),
+        args.out,
+        seed=args.seed,
+        holdout_fraction=args.holdout,
+        calibration_fraction=args.calibration,
+        config=config,
+        base_model=args.base_model,
+        mapping=_mapping(args),
+        sample_size=args.sample,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    t = meta["training"]
+    print(
+        f"checkpoint written to {args.out}: best validation AUROC {t['best_val_auroc']} at step "
+        f"{t['best_step']} ({t['stopped_because']}); {t['timings']}\n"
+        f"next: humanlike export {args.out} --out BUNDLES"
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from training.export import export_bundles
+    from training.metrics import format_table
+
+    written = export_bundles(
+        args.checkpoint,
+        _corpus_paths(args.corpus),
+        args.out,
+        precisions=args.precision,
+        mapping=_mapping(args),
+        progress=not args.no_progress,
+    )
+    for precision, manifest in written.items():
+        holdout = manifest.metrics["holdout"]
+        print(
+            f"{precision}: bundle {args.out / precision}; "
+            f"grouped hold-out ({manifest.split.n_holdout} texts):"
+        )
+        print(format_table({"all": holdout["all"]}, "overall"))
+        print(format_table(holdout["data_type"], "data_type"))
+        print()
     return EXIT_OK
 
 
@@ -239,9 +357,12 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 
     def save(report: dict[str, Any]) -> None:
         fold = report["folds"][-1]
+        results = [fold] if len(args.model) == 1 else [fold[m] for m in args.model]
+        aurocs = ", ".join(
+            f"{m} AUROC {r['auroc']} ({r['seconds']} s)" for m, r in zip(args.model, results, strict=True)
+        )
         print(
-            f"fold {len(report['folds'])}/{report['n_folds']}: {fold['key']}={fold['held_out']} "
-            f"AUROC {fold['auroc']} ({fold['seconds']} s)",
+            f"fold {len(report['folds'])}/{report['n_folds']}: {fold['key']}={fold['held_out']}: {aurocs}",
             file=sys.stderr,
         )
         if args.json:
@@ -254,6 +375,9 @@ def cmd_crossval(args: argparse.Namespace) -> int:
         only=args.only,
         seed=args.seed,
         sample_size=args.sample,
+        models=args.model,
+        transformer_config=_transformer_config(args) if "transformer" in args.model else None,
+        max_test_texts=args.max_test_texts,
         progress=not args.no_progress,
         on_fold=save,
     )
@@ -298,9 +422,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     batch: list[tuple[int, str]] = []
 
     def flush() -> None:
-        scores = detector.score_texts([t for _, t in batch], batch_size=args.batch_size)
+        scores = detector.score_texts([t for _, t in batch], batch_size=args.batch_size, windows=args.windows)
         for (i, _), s in zip(batch, scores, strict=True):
-            line = {"index": i, "p_llm": s.p_llm, "human_likeness": s.human_likeness, "flagged": s.flagged}
+            line: dict[str, Any] = {
+                "index": i,
+                "p_llm": s.p_llm,
+                "human_likeness": s.human_likeness,
+                "flagged": s.flagged,
+            }
+            if s.windows is not None:
+                line["windows"] = [w.__dict__ for w in s.windows]
             print(json.dumps(line))
         batch.clear()
 
@@ -368,6 +499,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 COMMANDS = {
     "corpus": cmd_corpus,
     "train": cmd_train,
+    "export": cmd_export,
     "eval": cmd_eval,
     "crossval": cmd_crossval,
     "score": cmd_score,

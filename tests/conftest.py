@@ -11,6 +11,7 @@ from training.corpus import resolve_corpus_paths, sample
 from training.readers import load_corpus
 from training.schema import CorpusRecord
 from training.train import train_baseline_bundle
+from training.transformer import TransformerConfig, train_transformer_checkpoint
 
 # Small enough to train in seconds, large enough that every data type is in every split.
 SAMPLE_SIZE = 1500
@@ -49,4 +50,38 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "baseline"
     train_baseline_bundle([str(small_corpus_file)], out, config=SMALL_CONFIG, progress=False)
+    return out
+
+
+# A tiny fine-tune of the packaged encoder: short windows, a few hundred texts, seconds on 2 cores.
+TINY_TRANSFORMER = TransformerConfig(
+    max_tokens=64,
+    window_overlap=16,
+    max_train_texts=600,
+    validation_texts=120,
+    eval_every=15,
+    patience=100,
+    time_budget_s=None,
+)
+
+
+@pytest.fixture(scope="session")
+def transformer_checkpoint(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("checkpoints") / "tiny"
+    train_transformer_checkpoint(
+        [str(small_corpus_file)], out, config=TINY_TRANSFORMER, device="cpu", progress=False
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def transformer_bundles(
+    transformer_checkpoint: Path, small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """OUT/fp32 and OUT/int8, written by `humanlike export`."""
+    from humanlike.cli import main
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny-transformer"
+    args = ["export", str(transformer_checkpoint), "--corpus", str(small_corpus_file), "--out", str(out)]
+    assert main([*args, "--no-progress"]) == 0
     return out
