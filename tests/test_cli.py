@@ -24,6 +24,7 @@ def test_help_everywhere() -> None:
         ["corpus"],
         ["corpus", "stats"],
         ["train"],
+        ["export"],
         ["eval"],
         ["crossval"],
         ["score"],
@@ -203,3 +204,41 @@ def test_crossval_holds_out_what_it_names(small_corpus_file: Path, tmp_path: Pat
         assert 0.0 <= fold["auroc"] <= 1.0
     assert b"fold 2/2" in result.stderr
     assert b"generator=gpt2-xl" in result.stdout
+
+
+def test_crossval_compares_models_on_the_same_texts(small_corpus_file: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "cv.json"
+    result = humanlike(
+        "crossval",
+        "--corpus",
+        str(small_corpus_file),
+        "--by",
+        "source",
+        "--only",
+        "lorenz",
+        "--model",
+        "ngram",
+        "transformer",
+        "--max-tokens",
+        "64",
+        "--max-train-texts",
+        "200",
+        "--validation-texts",
+        "60",
+        "--eval-every",
+        "10",
+        "--max-test-texts",
+        "20",
+        "--json",
+        str(report_path),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    (fold,) = json.loads(report_path.read_text())["folds"]
+    assert fold["held_out"] == "lorenz"
+    for model in ("ngram", "transformer"):
+        scores = fold[model]
+        assert (scores["n_human"], scores["n_llm"]) == (fold["n_human"], fold["n_llm"])
+        assert 0.0 <= scores["auroc"] <= 1.0
+    assert fold["n_human"] + fold["n_llm"] <= 25  # sampled: the whole fold has 35 test texts
+    assert "transformer AUROC" in result.stderr.decode()

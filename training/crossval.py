@@ -1,16 +1,21 @@
-"""Leave-one-generator-out and leave-one-source-out evaluation of the n-gram baseline.
+"""Leave-one-generator-out and leave-one-source-out evaluation, one or several models side by side.
 
 In distribution almost any detector looks near-perfect; what matters is how it does on generators
-and sources it never saw. Each fold refits the same model ``humanlike train`` fits, on the corpus
+and sources it never saw. Each fold refits each model (as ``humanlike train`` fits it) on the corpus
 minus the bundle's hold-out minus every group touching the held-out value, and scores the held-out
-value's texts against human texts (see :func:`training.splits.leave_one_out`).
+value's texts against human texts (see :func:`training.splits.leave_one_out`). With several models,
+every model of a fold is scored on the same test texts.
+
+The transformer fold fine-tunes with the given :class:`~training.transformer.TransformerConfig`
+(usually a smaller budget than the full run) and scores whole texts window by window in PyTorch,
+exactly as the exported graph would (the parity test holds the two together).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -20,8 +25,51 @@ from training.baseline import NgramBaseline, NgramBaselineConfig
 from training.corpus import sample
 from training.metrics import binary_metrics
 from training.readers import load_corpus
+from training.schema import CorpusRecord
 from training.splits import LeaveOutKey, leave_one_out_splits
 from training.train import labels_of, make_splits, texts_of
+
+if TYPE_CHECKING:
+    from training.transformer import TransformerConfig
+
+ModelName = Literal["ngram", "transformer"]
+
+
+def _fit_and_score_ngram(
+    records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: NgramBaselineConfig
+) -> np.ndarray:
+    model = NgramBaseline(config).fit(texts_of(records, train), labels_of(records, train))
+    return np.asarray(model.decision_function(texts_of(records, test)))
+
+
+def _fit_and_score_transformer(
+    records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: TransformerConfig, seed: int
+) -> np.ndarray:
+    from training.transformer import (
+        TOKENIZER_FILE,
+        default_base_model,
+        fine_tune,
+        pick_device,
+        split_for_fine_tuning,
+        text_logits,
+        window_tokenizer,
+    )
+
+    base = default_base_model()
+    device = pick_device()
+    fit, val = split_for_fine_tuning(records, train, config, seed)
+    result = fine_tune(
+        texts_of(records, fit),
+        labels_of(records, fit),
+        texts_of(records, val),
+        labels_of(records, val),
+        base_model=base,
+        config=config,
+        device=device,
+        progress=False,
+    )
+    tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
+    return text_logits(result.model, tokenizer, texts_of(records, test), device)
 
 
 def crossval_report(
@@ -33,20 +81,30 @@ def crossval_report(
     holdout_fraction: float = 0.1,
     calibration_fraction: float = 0.1,
     sample_size: int | None = None,
+    models: Sequence[ModelName] = ("ngram",),
     config: NgramBaselineConfig | None = None,
+    transformer_config: TransformerConfig | None = None,
+    max_test_texts: int | None = None,
     progress: bool = True,
     on_fold: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Refits the baseline once per held-out value and scores the held-out texts.
+    """Refits each model once per held-out value and scores the held-out texts.
 
-    ``on_fold`` is called with the report so far after every fold (folds take minutes each on the
-    full corpus; the CLI rewrites its JSON report there, so that partial results survive).
+    Args:
+        max_test_texts: score a grouped, stratified sample of about this many of a fold's test texts
+            (the same sample for every model), to bound the cost of large sources.
+        on_fold: called with the report so far after every fold (folds take minutes each on the
+            full corpus; the CLI rewrites its JSON report there, so that partial results survive).
     """
     records, _ = load_corpus(corpus_paths)
     if sample_size:
         records = sample(records, sample_size, seed)
     holdout = make_splits(records, seed, holdout_fraction, calibration_fraction).holdout
     config = config or NgramBaselineConfig()
+    if "transformer" in models and transformer_config is None:
+        from training.transformer import TransformerConfig
+
+        transformer_config = TransformerConfig(seed=seed)
     splits = [
         (key, s)
         for key in keys
@@ -59,42 +117,70 @@ def crossval_report(
         "topped up with hold-out texts of the missing class and the same data types",
         "seed": seed,
         "n_records": len(records),
+        "models": list(models),
         "config": config.as_dict(),
+        "transformer_config": transformer_config.as_dict() if transformer_config else None,
+        "max_test_texts": max_test_texts,
         "n_folds": len(splits),
         "folds": folds,
     }
     for key, split in tqdm(splits, desc="crossval", unit="fold", disable=not progress):
-        started = time.perf_counter()
-        model = NgramBaseline(config).fit(texts_of(records, split.train), labels_of(records, split.train))
-        logits = model.decision_function(texts_of(records, split.test))
-        p = Calibration().apply(logits)  # uncalibrated: AUROC and TPR at FPR do not depend on it
-        y = labels_of(records, split.test)
-        dtypes = np.array([records[i].data_type for i in split.test])
-        folds.append(
-            {
-                "key": key,
-                "held_out": split.name.split("=", 1)[1],
-                "n_train": len(split.train),
+        test = _sample_test(records, split.test, max_test_texts, seed)
+        y = labels_of(records, test)
+        dtypes = np.array([records[i].data_type for i in test])
+        fold: dict[str, Any] = {
+            "key": key,
+            "held_out": split.name.split("=", 1)[1],
+            "n_train": len(split.train),
+        }
+        for name in models:
+            started = time.perf_counter()
+            if name == "ngram":
+                logits = _fit_and_score_ngram(records, split.train, test, config)
+            else:
+                assert transformer_config is not None
+                logits = _fit_and_score_transformer(records, split.train, test, transformer_config, seed)
+            p = Calibration().apply(logits)  # uncalibrated: AUROC and TPR at FPR do not depend on it
+            scores = {
                 "seconds": round(time.perf_counter() - started, 1),
                 **binary_metrics(y, p),
                 "data_type": {d: binary_metrics(y[dtypes == d], p[dtypes == d]) for d in sorted(set(dtypes))},
             }
-        )
+            if len(models) == 1:
+                fold.update(scores)  # the single-model report keeps its flat layout
+            else:
+                fold.setdefault("n_human", scores["n_human"])
+                fold.setdefault("n_llm", scores["n_llm"])
+                fold[name] = scores
+        folds.append(fold)
         if on_fold:
             on_fold(report)
     return report
 
 
+def _sample_test(records: Sequence[CorpusRecord], test: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    if n is None or n >= len(test):
+        return test
+    kept = {id(r) for r in sample([records[i] for i in test], n, seed)}
+    return np.array([i for i in test if id(records[i]) in kept], dtype=test.dtype)
+
+
 def format_crossval(report: dict[str, Any]) -> str:
-    header = f"{'held out':<40} {'train':>6} {'human':>6} {'llm':>6} {'AUROC':>7} {'TPR@1%':>7} {'TPR@5%':>7}"
+    models = report.get("models", ["ngram"])
+    header = f"{'held out':<40} {'train':>6} {'human':>6} {'llm':>6}"
+    for name in models:
+        prefix = "" if len(models) == 1 else f"{name[:5]} "
+        header += f" {prefix + 'AUROC':>12} {prefix + 'TPR@1%':>12} {prefix + 'TPR@5%':>12}"
     lines = [header, "-" * len(header)]
 
     def fmt(x: float | None) -> str:
         return "   -" if x is None else f"{x:.3f}"
 
     for f in report["folds"]:
-        lines.append(
-            f"{f['key'] + '=' + f['held_out']:<40} {f['n_train']:>6} {f['n_human']:>6} {f['n_llm']:>6} "
-            f"{fmt(f['auroc']):>7} {fmt(f['tpr_at_fpr']['0.01']):>7} {fmt(f['tpr_at_fpr']['0.05']):>7}"
-        )
+        row = f"{f['key'] + '=' + f['held_out']:<40} {f['n_train']:>6} {f['n_human']:>6} {f['n_llm']:>6}"
+        for name in models:
+            m = f if len(models) == 1 else f[name]
+            tpr = m["tpr_at_fpr"]
+            row += f" {fmt(m['auroc']):>12} {fmt(tpr['0.01']):>12} {fmt(tpr['0.05']):>12}"
+        lines.append(row)
     return "\n".join(lines)
