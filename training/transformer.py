@@ -429,8 +429,12 @@ def save_checkpoint(
     return target
 
 
-def load_checkpoint(path: str | Path) -> tuple[PreTrainedModel, dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, attn_implementation: str | None = None
+) -> tuple[PreTrainedModel, dict[str, Any]]:
     """The fine-tuned model (eval mode, CPU) and its ``checkpoint.json``.
+
+    ``attn_implementation`` picks the attention code (``"eager"``, ``"sdpa"``); same weights, same math.
 
     Raises:
         FileNotFoundError: ``path`` is not a checkpoint written by :func:`save_checkpoint`.
@@ -440,6 +444,8 @@ def load_checkpoint(path: str | Path) -> tuple[PreTrainedModel, dict[str, Any]]:
     if not meta_file.is_file():
         raise FileNotFoundError(f"{root} is not a humanlike transformer checkpoint (no {CHECKPOINT_FILE})")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    model = AutoModelForSequenceClassification.from_pretrained(root, num_labels=1)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        root, num_labels=1, attn_implementation=attn_implementation
+    )
     model.train(False)
     return model, meta
