@@ -158,7 +158,8 @@ def export_bundles(
     """
     # Eager attention exports as the plain MatMul/Softmax pattern that ONNX Runtime fuses into its
     # Attention operator; the default (SDPA) exports with NaN guards that block the fusion, and the
-    # unfused graph ran 1.25x (fp32) to 1.3x (int8) slower on 2 CPU cores. Same weights, same logits.
+    # unfused graph ran about 1.1x (fp32) and 1.3x (int8) slower on 2 CPU cores (bench/RESULTS.md).
+    # Same weights, same logits.
     model, meta = load_checkpoint(checkpoint, attn_implementation="eager")
     training: dict[str, Any] = meta["training"]
     split = SplitSpec.model_validate(meta["split"])
