@@ -51,6 +51,7 @@ def main() -> int:
 
     import numpy as np
     import torch
+    from bench_baseline import cpu_model  # bench/ is on sys.path when a bench script runs
     from transformers import PreTrainedTokenizerFast, pipeline
 
     from detector import Detector
@@ -134,7 +135,7 @@ def main() -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "usable_cores": len(os.sched_getaffinity(0))
             if hasattr(os, "sched_getaffinity")
             else os.cpu_count(),
@@ -179,16 +180,6 @@ def _time(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

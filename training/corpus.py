@@ -55,6 +55,19 @@ def sample(records: Sequence[CorpusRecord], n: int, seed: int = 0) -> list[Corpu
     return [records[i] for i in picked]
 
 
+def sample_indices(
+    records: Sequence[CorpusRecord], idx: np.ndarray, n: int | None, seed: int = 0
+) -> np.ndarray:
+    """About ``n`` of the indices ``idx`` into ``records``, whole groups, stratified like :func:`sample`
+    (all of them when ``n`` is None or not smaller), in their original order."""
+    if n is None or n >= len(idx):
+        return idx
+    _, picked = holdout_split([records[i] for i in idx], n / len(idx), seed)
+    keep = np.zeros(len(idx), dtype=bool)
+    keep[picked] = True
+    return idx[keep]
+
+
 def corpus_stats(records: Sequence[CorpusRecord]) -> dict[str, Any]:
     """Counts by label x data_type / source / generator, and text lengths in characters."""
 

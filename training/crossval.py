@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from detector.bundle import Calibration
 from training.baseline import NgramBaseline, NgramBaselineConfig
-from training.corpus import sample
+from training.corpus import sample, sample_indices
 from training.metrics import binary_metrics
 from training.readers import load_corpus
 from training.schema import CorpusRecord
@@ -125,7 +125,7 @@ def crossval_report(
         "folds": folds,
     }
     for key, split in tqdm(splits, desc="crossval", unit="fold", disable=not progress):
-        test = _sample_test(records, split.test, max_test_texts, seed)
+        test = sample_indices(records, split.test, max_test_texts, seed)
         y = labels_of(records, test)
         dtypes = np.array([records[i].data_type for i in test])
         fold: dict[str, Any] = {
@@ -156,13 +156,6 @@ def crossval_report(
         if on_fold:
             on_fold(report)
     return report
-
-
-def _sample_test(records: Sequence[CorpusRecord], test: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    if n is None or n >= len(test):
-        return test
-    kept = {id(r) for r in sample([records[i] for i in test], n, seed)}
-    return np.array([i for i in test if id(records[i]) in kept], dtype=test.dtype)
 
 
 def format_crossval(report: dict[str, Any]) -> str:

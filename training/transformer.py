@@ -43,7 +43,7 @@ from transformers.utils import logging as hf_logging
 
 from detector.bundle import CorpusFingerprint, SplitSpec
 from detector.runtime import usable_cores
-from training.corpus import fingerprint, sample
+from training.corpus import fingerprint, sample, sample_indices
 from training.readers import FieldMapping, load_corpus
 from training.schema import CorpusRecord
 from training.splits import holdout_split
@@ -299,14 +299,6 @@ def fine_tune(
     return best
 
 
-def _subsample(idx: np.ndarray, records: Sequence[CorpusRecord], n: int | None, seed: int) -> np.ndarray:
-    """At most ``n`` of ``idx``, whole groups, stratified like the splits."""
-    if n is None or n >= len(idx):
-        return idx
-    kept = {id(r) for r in sample([records[i] for i in idx], n, seed)}
-    return np.array([i for i in idx if id(records[i]) in kept], dtype=idx.dtype)
-
-
 def split_for_fine_tuning(
     records: Sequence[CorpusRecord], train: np.ndarray, config: TransformerConfig, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +307,7 @@ def split_for_fine_tuning(
     The calibration split and the hold-out stay untouched."""
     sub = [records[i] for i in train]
     rest, val = holdout_split(sub, min(0.5, config.validation_texts / max(1, len(sub))), seed + 7)
-    return _subsample(train[rest], records, config.max_train_texts, seed), train[val]
+    return sample_indices(records, train[rest], config.max_train_texts, seed), train[val]
 
 
 def train_transformer_checkpoint(
