@@ -48,26 +48,15 @@ def _fit_and_score_transformer(
     from training.transformer import (
         TOKENIZER_FILE,
         default_base_model,
-        fine_tune,
+        fine_tune_on_split,
         pick_device,
-        split_for_fine_tuning,
         text_logits,
         window_tokenizer,
     )
 
     base = default_base_model()
     device = pick_device()
-    fit, val = split_for_fine_tuning(records, train, config, seed)
-    result = fine_tune(
-        texts_of(records, fit),
-        labels_of(records, fit),
-        texts_of(records, val),
-        labels_of(records, val),
-        base_model=base,
-        config=config,
-        device=device,
-        progress=False,
-    )
+    result = fine_tune_on_split(records, train, base, config, device, seed, progress=False)
     tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
     return text_logits(result.model, tokenizer, texts_of(records, test), device)
 

@@ -48,10 +48,9 @@ from detector.bundle import (
 )
 from detector.runtime import Detector
 from training.calibration import fit_platt, thresholds_at_fpr
-from training.corpus import fingerprint, sample
 from training.metrics import evaluate_scores
-from training.readers import FieldMapping, load_corpus
-from training.train import MAX_TEXT_CHARS, labels_of, make_splits, texts_of
+from training.readers import FieldMapping
+from training.train import MAX_TEXT_CHARS, labels_of, make_splits, read_training_corpus, texts_of
 from training.transformer import load_checkpoint
 
 log = logging.getLogger("humanlike.export")
@@ -167,10 +166,7 @@ def export_bundles(
     config = training["config"]
     windows = WindowSpec(max_tokens=config["max_tokens"], overlap=config["window_overlap"])
 
-    records, _ = load_corpus(corpus_paths, mapping)
-    if training.get("sample_size"):
-        records = sample(records, training["sample_size"], split.seed)
-    corpus = fingerprint(records, corpus_paths)
+    records, corpus, _ = read_training_corpus(corpus_paths, mapping, training.get("sample_size"), split.seed)
     if corpus.sha256 != trained_on.sha256:
         raise ValueError(
             f"the corpus at {', '.join(corpus_paths)} is not the one {checkpoint} was trained on "

@@ -21,12 +21,19 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest, SplitSpec, write_bundle
+from detector.bundle import (
+    FEATURES_FILE,
+    MODEL_FILE,
+    BundleManifest,
+    CorpusFingerprint,
+    SplitSpec,
+    write_bundle,
+)
 from training.baseline import NgramBaseline, NgramBaselineConfig
 from training.calibration import fit_platt, thresholds_at_fpr
 from training.corpus import fingerprint, sample
 from training.metrics import evaluate_scores
-from training.readers import FieldMapping, load_corpus
+from training.readers import FieldMapping, ReadReport, load_corpus
 from training.schema import CorpusRecord
 from training.splits import holdout_split
 
@@ -50,6 +57,23 @@ def make_splits(
     rest_records = [records[i] for i in rest]
     train, calibration = holdout_split(rest_records, calibration_fraction / (1 - holdout_fraction), seed + 1)
     return TrainSplits(train=rest[train], calibration=rest[calibration], holdout=holdout)
+
+
+def read_training_corpus(
+    corpus_paths: Sequence[str], mapping: FieldMapping | None, sample_size: int | None, seed: int
+) -> tuple[list[CorpusRecord], CorpusFingerprint, ReadReport]:
+    """The records a model trains on (all, or a grouped sample of about ``sample_size``), their
+    fingerprint, and the read report; the same call rebuilds the same records for export and eval.
+
+    Raises:
+        ValueError: no usable records.
+    """
+    records, report = load_corpus(corpus_paths, mapping)
+    if sample_size:
+        records = sample(records, sample_size, seed)
+    if not records:
+        raise ValueError(f"no usable records in {', '.join(corpus_paths)} ({report.summary()})")
+    return records, fingerprint(records, corpus_paths), report
 
 
 def labels_of(records: Sequence[CorpusRecord], idx: np.ndarray) -> np.ndarray:
@@ -84,12 +108,7 @@ def train_baseline_bundle(
         return time.perf_counter()
 
     t = stage("reading corpus")
-    records, report = load_corpus(corpus_paths, mapping)
-    if sample_size:
-        records = sample(records, sample_size, seed)
-    if not records:
-        raise ValueError(f"no usable records in {', '.join(corpus_paths)} ({report.summary()})")
-    corpus = fingerprint(records, corpus_paths)
+    records, corpus, report = read_training_corpus(corpus_paths, mapping, sample_size, seed)
     timings["read_s"] = time.perf_counter() - t
     stages.update()
 

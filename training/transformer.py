@@ -43,11 +43,11 @@ from transformers.utils import logging as hf_logging
 
 from detector.bundle import CorpusFingerprint, SplitSpec
 from detector.runtime import usable_cores
-from training.corpus import fingerprint, sample, sample_indices
-from training.readers import FieldMapping, load_corpus
+from training.corpus import sample_indices
+from training.readers import FieldMapping
 from training.schema import CorpusRecord
 from training.splits import holdout_split
-from training.train import TrainSplits, labels_of, make_splits, texts_of
+from training.train import TrainSplits, labels_of, make_splits, read_training_corpus, texts_of
 
 log = logging.getLogger("humanlike.transformer")
 # Loading the encoder reports the fresh classification head as "missing" weights: expected, not news.
@@ -107,6 +107,7 @@ class FineTuneResult:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_because: str = ""
     train_texts: int = 0
+    validation_texts: int = 0
     train_windows_seen: int = 0
     train_s: float = 0.0
 
@@ -234,7 +235,13 @@ def fine_tune(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
     )
 
-    best = FineTuneResult(model=model, best_step=0, best_val_auroc=-1.0, train_texts=len(train_windows))
+    best = FineTuneResult(
+        model=model,
+        best_step=0,
+        best_val_auroc=-1.0,
+        train_texts=len(train_windows),
+        validation_texts=len(val_first),
+    )
     best_state: dict[str, torch.Tensor] | None = None
     evals_without_gain = 0
     started = time.perf_counter()
@@ -310,6 +317,29 @@ def split_for_fine_tuning(
     return sample_indices(records, train[rest], config.max_train_texts, seed), train[val]
 
 
+def fine_tune_on_split(
+    records: Sequence[CorpusRecord],
+    train: np.ndarray,
+    base_model: Path,
+    config: TransformerConfig,
+    device: torch.device,
+    seed: int,
+    progress: bool = True,
+) -> FineTuneResult:
+    """:func:`fine_tune` on a training split of ``records``, validating on a grouped part of it."""
+    fit, val = split_for_fine_tuning(records, train, config, seed)
+    return fine_tune(
+        texts_of(records, fit),
+        labels_of(records, fit),
+        texts_of(records, val),
+        labels_of(records, val),
+        base_model=base_model,
+        config=config,
+        device=device,
+        progress=progress,
+    )
+
+
 def train_transformer_checkpoint(
     corpus_paths: Sequence[str],
     out: str | Path,
@@ -332,27 +362,12 @@ def train_transformer_checkpoint(
     config = config or TransformerConfig(seed=seed)
     base = base_model or default_base_model()
     t0 = time.perf_counter()
-    records, report = load_corpus(corpus_paths, mapping)
-    if sample_size:
-        records = sample(records, sample_size, seed)
-    if not records:
-        raise ValueError(f"no usable records in {', '.join(corpus_paths)} ({report.summary()})")
-    corpus = fingerprint(records, corpus_paths)
+    records, corpus, report = read_training_corpus(corpus_paths, mapping, sample_size, seed)
     splits = make_splits(records, seed, holdout_fraction, calibration_fraction)
-    train, val = split_for_fine_tuning(records, splits.train, config, seed)
     read_s = time.perf_counter() - t0
 
     torch_device = pick_device(device)
-    result = fine_tune(
-        texts_of(records, train),
-        labels_of(records, train),
-        texts_of(records, val),
-        labels_of(records, val),
-        base_model=base,
-        config=config,
-        device=torch_device,
-        progress=progress,
-    )
+    result = fine_tune_on_split(records, splits.train, base, config, torch_device, seed, progress)
     meta = _checkpoint_meta(
         config, base, corpus, splits, seed, holdout_fraction, calibration_fraction, result
     )
@@ -360,7 +375,7 @@ def train_transformer_checkpoint(
         {
             "device": str(torch_device),
             "threads": torch.get_num_threads(),
-            "n_validation": len(val),
+            "n_validation": result.validation_texts,
             "sample_size": sample_size,
             "read_issues": report.n_issues,
             "timings": {"read_s": round(read_s, 1), "fine_tune_s": round(result.train_s, 1)},
