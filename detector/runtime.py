@@ -237,10 +237,17 @@ class Detector:
         windows = self.windows(texts)
         logits = np.empty(len(windows), dtype=np.float64)
         for batch in plan_batches([w.size for w in windows], self.max_batch_tokens, batch_size):
-            feed = self._inputs.feed(texts, [windows[i] for i in batch])
-            (out,) = self._session.run(["llm_logit"], feed)
-            logits[batch] = out
+            logits[batch] = self.run_windows(texts, [windows[i] for i in batch])
         return windows, logits
+
+    def run_windows(self, texts: Sequence[str], windows: Sequence[Window]) -> np.ndarray:
+        """One graph call: the raw ``llm_logit`` of each window (``w.text_index`` indexes ``texts``).
+
+        The caller chooses the batch (see :func:`plan_batches`); the serving batcher uses this to put
+        windows of many requests into one call.
+        """
+        (out,) = self._session.run(["llm_logit"], self._inputs.feed(texts, windows))
+        return np.asarray(out, dtype=np.float64)
 
     def llm_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Raw (uncalibrated) logit of each text, in input order.
@@ -273,10 +280,19 @@ class Detector:
         if isinstance(texts, str):
             raise TypeError("score_texts takes a sequence of texts, not one string")
         spans, logits = self.window_logits(texts, batch_size)
-        p_llm = self.calibrate(aggregate_windows(spans, logits, len(texts)))
+        return self.score_windows(spans, logits, len(texts), windows=windows)
+
+    def score_windows(
+        self, spans: Sequence[Window], logits: np.ndarray, n_texts: int, windows: bool = False
+    ) -> list[TextScore]:
+        """Text scores from their windows' raw logits: aggregation, calibration and decisions.
+
+        The second half of :meth:`score_texts`, for callers that ran the windows themselves.
+        """
+        p_llm = self.calibrate(aggregate_windows(spans, logits, n_texts))
         per_text: list[list[WindowScore]] | None = None
         if windows:
-            per_text = [[] for _ in texts]
+            per_text = [[] for _ in range(n_texts)]
             for w, p in zip(spans, self.calibrate(logits), strict=True):
                 per_text[w.text_index].append(WindowScore(start=w.start, end=w.end, p_llm=float(p)))
         return [self._score(float(p), per_text[i] if per_text else None) for i, p in enumerate(p_llm)]

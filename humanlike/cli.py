@@ -181,6 +181,38 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--batch-size", type=int, default=64)
     rank.add_argument("--no-progress", action="store_true")
 
+    serve = sub.add_parser(
+        "serve",
+        help="serve a bundle over HTTP and gRPC (one process, one batching core)",
+        description="Every option can also be set with the environment variable HUMANLIKE_<OPTION> "
+        "(e.g. HUMANLIKE_MAX_WAIT_MS=5); a flag wins over the variable. SIGTERM drains and exits 0; "
+        "SIGHUP reloads the bundle. Prints one JSON line when listening.",
+    )
+    serve.add_argument("bundle", nargs="?", help="bundle directory (or HUMANLIKE_BUNDLE)")
+    serve.add_argument(
+        "--http", dest="http_port", metavar="PORT", help="HTTP port, 0 = any, off (default 8000)"
+    )
+    serve.add_argument(
+        "--grpc", dest="grpc_port", metavar="PORT", help="gRPC port, 0 = any, off (default 50051)"
+    )
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    serve.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: usable cores)")
+    serve.add_argument("--max-batch-tokens", type=int, help="cap on windows x longest window per batch")
+    serve.add_argument("--max-batch-size", type=int, help="most windows per batch (default 64)")
+    serve.add_argument("--max-wait-ms", type=float, help="how long a partial batch waits (default 2)")
+    serve.add_argument("--max-queue-texts", type=int, help="admitted texts before 429 (default 2048)")
+    serve.add_argument("--max-texts-per-request", type=int, help="(default 256)")
+    serve.add_argument("--max-request-bytes", type=int, help="(default 4 MiB)")
+    serve.add_argument("--request-timeout", dest="request_timeout_s", type=float, help="seconds (default 60)")
+    serve.add_argument("--drain-timeout", dest="drain_timeout_s", type=float, help="seconds (default 30)")
+    serve.add_argument(
+        "--auth-token-file", type=Path, help="require this bearer token (or HUMANLIKE_AUTH_TOKEN)"
+    )
+    serve.add_argument("--tls-cert", help="PEM certificate chain: gRPC over TLS")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
     info = sub.add_parser("info", help="verify a bundle and print what it is, as JSON")
     info.add_argument("bundle", type=Path)
     info.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -496,6 +528,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from serving.config import ServeConfig
+
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "verbose", "auth_token_file")}
+    if args.auth_token_file is not None:
+        flags["auth_token"] = args.auth_token_file.read_text(encoding="utf-8").strip()
+    try:
+        config = ServeConfig.from_sources(flags)
+    except ValidationError as e:
+        raise CliError(f"invalid serve configuration: {e}") from None
+    from serving.server import run
+
+    return run(config)
+
+
 COMMANDS = {
     "corpus": cmd_corpus,
     "train": cmd_train,
@@ -505,6 +554,7 @@ COMMANDS = {
     "score": cmd_score,
     "rank": cmd_rank,
     "info": cmd_info,
+    "serve": cmd_serve,
 }
 
 

@@ -1,0 +1,72 @@
+"""Server configuration: flags, else ``HUMANLIKE_*`` environment variables, else these defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ENV_PREFIX = "HUMANLIKE_"
+
+
+class ServeConfig(BaseModel):
+    """Everything ``humanlike serve`` can be told. Each field is also read from ``HUMANLIKE_<FIELD>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bundle: str = Field(description="bundle directory to serve")
+    host: str = Field("127.0.0.1", description="address both servers bind (0.0.0.0 in containers)")
+    http_port: int | None = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
+    grpc_port: int | None = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads (default: cores)")
+    max_batch_tokens: int | None = Field(
+        None, ge=1, description="cap on a batch's padded size (windows x longest); default: the model's"
+    )
+    max_batch_size: int = Field(64, ge=1, description="most windows in one graph call")
+    max_wait_ms: float = Field(
+        2.0, ge=0, description="how long a partial batch waits for more requests before it runs"
+    )
+    max_queue_texts: int = Field(
+        2048, ge=1, description="texts admitted and not yet answered; past it requests are refused (429)"
+    )
+    max_texts_per_request: int = Field(256, ge=1)
+    max_request_bytes: int = Field(4 << 20, ge=1024, description="largest request body / message")
+    request_timeout_s: float = Field(60.0, gt=0, description="server-side deadline for one request")
+    stream_inflight: int = Field(8, ge=1, description="messages of one ScoreStream scored at a time")
+    auth_token: str | None = Field(
+        None, description="when set, both protocols require 'Authorization: Bearer <token>'"
+    )
+    tls_cert: str | None = Field(None, description="PEM certificate chain: serve gRPC over TLS")
+    tls_key: str | None = Field(None, description="PEM private key for tls_cert")
+    drain_timeout_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight work may take")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("http_port", "grpc_port", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("off", "none", "") else value
+
+    @model_validator(mode="after")
+    def _check(self) -> ServeConfig:
+        if self.http_port is None and self.grpc_port is None:
+            raise ValueError("nothing to serve: give an HTTP port, a gRPC port or both")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both tls_cert and tls_key")
+        if self.auth_token is not None and not self.auth_token.strip():
+            raise ValueError("auth_token is empty")
+        return self
+
+    @classmethod
+    def from_sources(cls, flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> ServeConfig:
+        """Flags that are set win; otherwise ``HUMANLIKE_<FIELD>``; otherwise the default."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            if flags.get(name) is not None:
+                values[name] = flags[name]
+            elif (ENV_PREFIX + name.upper()) in environ:
+                values[name] = environ[ENV_PREFIX + name.upper()]
+        return cls.model_validate(values)

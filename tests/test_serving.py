@@ -1,0 +1,437 @@
+"""The scoring service, end to end: real servers on loopback, real gRPC and HTTP clients."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from detector import Detector
+from humanlike.v1 import humanlike_pb2 as pb
+from serving.config import ServeConfig
+from tests.servers import Server
+from training.schema import CorpusRecord
+
+
+@pytest.fixture(scope="module")
+def server(bundle: Path) -> Iterator[Server]:
+    with Server(bundle, "--max-texts-per-request", "16", "--max-request-bytes", "200000") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def texts(small_corpus: list[CorpusRecord]) -> list[str]:
+    return [r.text for r in small_corpus[:12]]
+
+
+def test_both_protocols_score_like_the_runtime(server: Server, bundle: Path, texts: list[str]) -> None:
+    expected = Detector(bundle, device="cpu").score_texts(texts)
+    over_http = server.http().post("/v1/score", json={"texts": texts}).json()
+    over_grpc = server.stub().Score(pb.ScoreRequest(texts=texts))
+    assert over_http["model_id"] == over_grpc.model_id == server.events[0]["model_id"]
+    for want, h, g in zip(expected, over_http["scores"], over_grpc.scores, strict=True):
+        assert h["p_llm"] == pytest.approx(want.p_llm, abs=1e-9)
+        assert g.p_llm == pytest.approx(want.p_llm, abs=1e-9)
+        assert h["human_likeness"] == pytest.approx(1 - h["p_llm"])
+        assert h["flagged"] == dict(g.flagged) == want.flagged
+        assert h["windows"] == [] and len(g.windows) == 0  # not asked for
+
+
+def test_rank_orders_most_human_first(server: Server, texts: list[str]) -> None:
+    over_http = server.http().post("/v1/rank", json={"texts": texts}).json()["ranked"]
+    over_grpc = server.stub().Rank(pb.RankRequest(texts=texts)).ranked
+    assert sorted(r["index"] for r in over_http) == list(range(len(texts)))
+    assert [r["rank"] for r in over_http] == list(range(1, len(texts) + 1))
+    scores = [r["human_likeness"] for r in over_http]
+    assert scores == sorted(scores, reverse=True)
+    assert [r["index"] for r in over_http] == [r.index for r in over_grpc]
+
+
+def test_model_info_is_the_same_over_both(server: Server, bundle: Path) -> None:
+    over_http = server.http().get("/v1/model").json()
+    over_grpc = server.stub().GetModel(pb.GetModelRequest())
+    manifest = Detector(bundle, device="cpu").manifest
+    assert over_http["kind"] == over_grpc.kind == "ngram-linear"
+    assert over_http["max_length"] == over_grpc.max_length == manifest.max_length
+    assert over_http["corpus_sha256"] == over_grpc.corpus_sha256 == manifest.corpus.sha256
+    assert [t["p_llm"] for t in over_http["thresholds"]] == [t.p_llm for t in over_grpc.thresholds]
+    assert over_http["metrics"]["holdout"]["all"]["auroc"] == pytest.approx(
+        over_grpc.metrics["holdout"]["all"]["auroc"]
+    )
+    assert over_http["max_texts_per_request"] == over_grpc.max_texts_per_request == 16
+    assert over_http["provider"] == over_grpc.provider == "CPUExecutionProvider"
+
+
+def test_long_texts_return_their_windows(transformer_bundles: Path, small_corpus: list[CorpusRecord]) -> None:
+    long_text = max((r.text for r in small_corpus), key=len)
+    short_text = "A short text."
+    expected = Detector(transformer_bundles / "fp32", device="cpu").score_texts(
+        [long_text, short_text], windows=True
+    )
+    with Server(transformer_bundles / "fp32") as s:
+        body = {"texts": [long_text, short_text], "windows": True}
+        over_http = s.http().post("/v1/score", json=body).json()["scores"]
+        over_grpc = s.stub().Score(pb.ScoreRequest(texts=[long_text, short_text], windows=True)).scores
+    windows = over_http[0]["windows"]
+    assert len(windows) > 1
+    assert windows[0]["start"] <= 1 and windows[-1]["end"] >= len(long_text.rstrip()) - 1
+    assert all(a["start"] < b["start"] < a["end"] for a, b in itertools.pairwise(windows))
+    assert len(over_http[1]["windows"]) == 1
+    for want, h, g in zip(expected, over_http, over_grpc, strict=True):
+        assert h["p_llm"] == pytest.approx(want.p_llm, abs=1e-5)
+        assert [(w["start"], w["end"]) for w in h["windows"]] == [(w.start, w.end) for w in g.windows]
+        assert [w["p_llm"] for w in h["windows"]] == pytest.approx(
+            [w.p_llm for w in want.windows or ()], abs=1e-5
+        )
+
+
+def test_score_stream_answers_in_order_and_survives_bad_messages(server: Server) -> None:
+    def requests() -> Iterator[pb.ScoreStreamRequest]:
+        for i in range(40):
+            yield pb.ScoreStreamRequest(id=f"r{i}", texts=[""] if i == 7 else [f"record {i}", "another text"])
+
+    answers = list(server.stub().ScoreStream(requests()))
+    assert [a.id for a in answers] == [f"r{i}" for i in range(40)]
+    assert answers[7].error.code == "INVALID_ARGUMENT" and answers[7].error.index == 0
+    assert len(answers[7].scores) == 0
+    assert all(len(a.scores) == 2 and not a.error.code for i, a in enumerate(answers) if i != 7)
+
+
+def test_score_stream_answers_a_client_that_waits_for_each_answer(server: Server) -> None:
+    outbox: queue.Queue[pb.ScoreStreamRequest | None] = queue.Queue()
+    answers = server.stub().ScoreStream(iter(outbox.get, None))
+    for i in range(5):
+        outbox.put(pb.ScoreStreamRequest(id=str(i), texts=[f"text {i}"]))
+        assert next(answers).id == str(i)  # would hang if answers waited for the next request
+    outbox.put(None)
+    assert list(answers) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment", "index"),
+    [
+        ({"texts": ["fine", "  "]}, "text 1: empty text", 1),
+        ({"texts": ["x" * 100_001]}, "more than this model's limit", 0),
+        ({"texts": ["t"] * 17}, "at most 16", -1),
+        ({"texts": []}, "texts is empty", -1),
+        ({"texts": ["ok", 3]}, "texts.1", 1),
+        ({"text": "forgot the s"}, "texts", -1),
+    ],
+)
+def test_http_refuses_bad_requests_with_422(server: Server, body: object, fragment: str, index: int) -> None:
+    response = server.http().post("/v1/score", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_ARGUMENT" and fragment in error["message"] and error["index"] == index
+
+
+def test_http_refuses_broken_bodies(server: Server) -> None:
+    client = server.http()
+    broken_utf8 = b'{"texts": ["caf\xc3\x28"]}'
+    response = client.post("/v1/score", content=broken_utf8, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "INVALID_ARGUMENT"
+    response = client.post("/v1/score", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    too_big = {"texts": ["word " * 50_000]}  # 250 kB > the 200 kB limit of this server
+    response = client.post("/v1/score", json=too_big)
+    assert response.status_code == 413 and "at most 200000" in response.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit applies while streaming
+        yield b'{"texts": ["'
+        for _ in range(60):
+            yield b"y" * 4096
+        yield b'"]}'
+
+    response = client.post("/v1/score", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert client.post("/v1/score", json={"texts": ["still serving"]}).status_code == 200
+
+
+def test_grpc_refuses_bad_requests_with_invalid_argument(server: Server) -> None:
+    stub = server.stub()
+    cases = [
+        pb.ScoreRequest(texts=["fine", ""]),
+        pb.ScoreRequest(texts=["t"] * 17),
+        pb.ScoreRequest(),
+        pb.ScoreRequest(texts=["word " * 50_000]),  # over max_request_bytes
+    ]
+    for request in cases:
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Score(request)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    raw = server.channel().unary_unary("/humanlike.v1.DetectorService/Score")
+    with pytest.raises(grpc.RpcError) as e:
+        raw(b"\x0a\x04caf\xc3")  # field 1 (texts) holding broken UTF-8
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "UTF-8" in (e.value.details() or "")
+    with pytest.raises(grpc.RpcError) as e:
+        server.channel().unary_unary("/humanlike.v1.DetectorService/Nope")(b"")
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert stub.Score(pb.ScoreRequest(texts=["still serving"])).scores[0].p_llm > 0
+
+
+def test_health_reflection_and_openapi(server: Server) -> None:
+    health = health_pb2_grpc.HealthStub(server.channel())
+    for service in ("", "humanlike.v1.DetectorService"):
+        status = health.Check(health_pb2.HealthCheckRequest(service=service)).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    reflect = reflection_pb2_grpc.ServerReflectionStub(server.channel())
+    (listing,) = reflect.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    assert "humanlike.v1.DetectorService" in {s.name for s in listing.list_services_response.service}
+
+    client = server.http()
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    spec = client.get("/openapi.json").json()
+    for path in ("/v1/score", "/v1/rank"):
+        assert {"401", "413", "422", "429", "503", "504"} <= set(spec["paths"][path]["post"]["responses"])
+    schemas = spec["components"]["schemas"]
+    wire = (
+        "ScoreRequest",
+        "ScoreResponse",
+        "TextScore",
+        "WindowScore",
+        "RankRequest",
+        "RankResponse",
+        "RankedText",
+        "ModelInfo",
+        "Threshold",
+        "ErrorBody",
+        "ErrorDetail",
+        "ReloadRequest",
+    )
+    for name in wire:
+        undocumented = [f for f, p in schemas[name]["properties"].items() if "description" not in p]
+        assert not undocumented, f"{name}: {undocumented}"
+
+
+def test_metrics_count_requests_batches_and_texts(server: Server) -> None:
+    before = server.metric("humanlike_texts_scored_total")
+    server.http().post("/v1/score", json={"texts": ["a", "b", "c"]})
+    server.stub().Score(pb.ScoreRequest(texts=["d", "e"]))
+    assert server.metric("humanlike_texts_scored_total") == before + 5
+    assert server.metric("humanlike_requests_total", ['protocol="grpc"', 'method="Score"', 'code="OK"']) >= 1
+    assert server.metric("humanlike_requests_total", ['protocol="http"', 'code="200"']) >= 1
+    assert server.metric("humanlike_requests_total", ['code="422"']) >= 1
+    assert server.metric("humanlike_batch_windows_count") >= 2
+    assert server.metric("humanlike_request_seconds_count", ['protocol="http"']) >= 1
+    assert server.metric("humanlike_queue_texts") == 0
+    assert server.metric("humanlike_errors_total", ['code="INVALID_ARGUMENT"']) >= 1
+
+
+def test_concurrent_requests_share_batches(bundle: Path) -> None:
+    """Requests that arrive within the wait are merged into one graph call."""
+    with Server(bundle, "--max-wait-ms", "300") as s, ThreadPoolExecutor(8) as pool:
+        stub = s.stub()
+        results = list(pool.map(lambda i: stub.Score(pb.ScoreRequest(texts=[f"text {i}"])), range(8)))
+        assert len(results) == 8
+        batches = s.metric("humanlike_batch_requests_count")
+        requests = s.metric("humanlike_batch_requests_sum")
+    assert requests == 8  # every request went through the batcher (the warm-up does not)
+    assert batches <= 4, f"8 concurrent requests took {batches:g} graph calls"
+
+
+def test_overload_is_refused_cleanly(bundle: Path) -> None:
+    """Past the queue bound: 429 with Retry-After / RESOURCE_EXHAUSTED with retry-after, never a crash."""
+    args = ("--max-queue-texts", "8", "--max-wait-ms", "400")
+    with Server(bundle, *args) as s, ThreadPoolExecutor(12) as pool:
+        client = s.http()
+        responses = list(
+            pool.map(lambda i: client.post("/v1/score", json={"texts": ["x y z"] * 4}), range(12))
+        )
+        codes = sorted(r.status_code for r in responses)
+        assert set(codes) == {200, 429} and codes.count(200) >= 2, codes
+        refused = [r for r in responses if r.status_code == 429]
+        assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
+        assert all(r.json()["error"]["code"] == "RESOURCE_EXHAUSTED" for r in refused)
+
+        stub = s.stub()
+
+        def call(i: int) -> grpc.StatusCode:
+            try:
+                stub.Score(pb.ScoreRequest(texts=["x y z"] * 4))
+                return grpc.StatusCode.OK
+            except grpc.RpcError as e:
+                if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    assert any(k == "retry-after" for k, _ in e.trailing_metadata())
+                return e.code()
+
+        statuses = list(pool.map(call, range(12)))
+        assert set(statuses) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, statuses
+        assert s.metric("humanlike_queue_texts") == 0
+        assert client.post("/v1/score", json={"texts": ["served again"]}).status_code == 200
+    assert s.process.returncode == 0
+
+
+def test_deadlines_and_disconnects_drop_queued_work(bundle: Path) -> None:
+    with Server(bundle, "--max-wait-ms", "1500") as s:
+        with pytest.raises(grpc.RpcError) as e:
+            s.stub().Score(pb.ScoreRequest(texts=["late", "later"]), timeout=0.3)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        with pytest.raises(httpx.ReadTimeout):
+            s.http(timeout=0.3).post("/v1/score", json={"texts": ["gone", "away", "now"]})
+        for _ in range(60):  # the batcher reaches the dropped requests after its wait
+            if s.metric("humanlike_texts_dropped_total") >= 5:
+                break
+            threading.Event().wait(0.1)
+        assert s.metric("humanlike_texts_dropped_total") == 5
+        assert s.metric("humanlike_texts_scored_total") == 0
+        assert s.metric("humanlike_queue_texts") == 0
+
+
+def test_bearer_token_on_both_protocols(bundle: Path) -> None:
+    token = "s3cret-token"
+    with Server(bundle, env={"HUMANLIKE_AUTH_TOKEN": token}) as s:
+        client = s.http()
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": token}):
+            response = client.post("/v1/score", json={"texts": ["t"]}, headers=headers)
+            assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        ok = client.post("/v1/score", json={"texts": ["t"]}, headers={"authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+
+        stub = s.stub()
+        for call in (
+            lambda md: stub.Score(pb.ScoreRequest(texts=["t"]), metadata=md),
+            lambda md: list(stub.ScoreStream(iter([pb.ScoreStreamRequest(texts=["t"])]), metadata=md)),
+            lambda md: stub.GetModel(pb.GetModelRequest(), metadata=md),
+        ):
+            with pytest.raises(grpc.RpcError) as e:
+                call((("authorization", "Bearer wrong"),))
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            call((("authorization", f"Bearer {token}"),))
+        health = health_pb2_grpc.HealthStub(s.channel()).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING  # probes need no token
+
+
+def test_grpc_over_tls(bundle: Path, tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with Server(bundle, "--tls-cert", str(cert), "--tls-key", str(key)) as s:
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        stub = pb_stub(s.channel(credentials))
+        assert len(stub.Score(pb.ScoreRequest(texts=["over TLS"])).scores) == 1
+        with pytest.raises(grpc.RpcError) as e:
+            s.stub().Score(pb.ScoreRequest(texts=["in clear"]), timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def pb_stub(channel: grpc.Channel) -> object:
+    from humanlike.v1 import humanlike_pb2_grpc
+
+    return humanlike_pb2_grpc.DetectorServiceStub(channel)
+
+
+def test_reload_swaps_models_and_refuses_a_bad_bundle(
+    bundle: Path, transformer_bundles: Path, tmp_path: Path
+) -> None:
+    served = tmp_path / "served"
+    shutil.copytree(bundle, served)
+    with Server(served) as s:
+        client = s.http()
+        first = client.get("/v1/model").json()["model_id"]
+        stop = threading.Event()
+        failures: list[int] = []
+
+        def hammer() -> None:  # requests keep flowing through both reloads
+            with s.http() as c:
+                while not stop.is_set():
+                    r = c.post("/v1/score", json={"texts": ["during reload"]})
+                    if r.status_code != 200:
+                        failures.append(r.status_code)
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        try:
+            swapped = client.post("/admin/reload", json={"bundle": str(transformer_bundles / "int8")})
+            assert swapped.status_code == 200 and swapped.json()["kind"] == "transformer"
+            assert swapped.json()["model_id"] != first
+            assert s.stub().GetModel(pb.GetModelRequest()).model_id == swapped.json()["model_id"]
+
+            corrupt = tmp_path / "corrupt"
+            shutil.copytree(bundle, corrupt)
+            (corrupt / "model.onnx").write_bytes(b"not a graph")
+            refused = client.post("/admin/reload", json={"bundle": str(corrupt)})
+            assert refused.status_code == 409 and "still serving" in refused.json()["error"]["message"]
+            assert client.get("/v1/model").json()["model_id"] == swapped.json()["model_id"]
+        finally:
+            stop.set()
+            worker.join()
+        assert failures == []
+
+        back = client.post("/admin/reload", json={"bundle": str(served)})
+        assert back.json()["model_id"] == first and back.json()["kind"] == "ngram-linear"
+
+        # The operator's flow: a new bundle is written where the served one is, then SIGHUP.
+        shutil.rmtree(served)
+        shutil.copytree(transformer_bundles / "int8", served)
+        s.signal(signal.SIGHUP)
+        assert s.wait_for("reloaded")["model_id"] == swapped.json()["model_id"]
+        assert client.get("/v1/model").json()["kind"] == "transformer"
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(bundle: Path) -> None:
+    s = Server(bundle, "--max-wait-ms", "1000")
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            stub, client = s.stub(), s.http()
+            in_flight = [pool.submit(stub.Score, pb.ScoreRequest(texts=[f"g{i}"])) for i in range(3)] + [
+                pool.submit(client.post, "/v1/score", json={"texts": [f"h{i}"]}) for i in range(3)
+            ]
+            threading.Event().wait(0.4)  # admitted, waiting in the batcher
+            s.signal(signal.SIGTERM)
+            assert s.process.wait(timeout=60) == 0
+            results = [f.result() for f in in_flight]
+        assert all(len(r.scores) == 1 for r in results[:3])
+        assert all(r.status_code == 200 for r in results[3:])
+        assert [e["event"] for e in s.events[-2:]] == ["draining", "stopped"] or s.wait_for("stopped")
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(f"{s.url}/v1/score", json={"texts": ["after"]})
+    finally:
+        s.stop()
+
+
+def test_config_flags_win_over_environment() -> None:
+    env = {"HUMANLIKE_MAX_WAIT_MS": "7", "HUMANLIKE_HTTP_PORT": "off", "HUMANLIKE_AUTH_TOKEN": "t"}
+    config = ServeConfig.from_sources({"bundle": "b", "max_wait_ms": 3.0}, env)
+    assert config.max_wait_ms == 3.0 and config.http_port is None and config.auth_token == "t"
+    assert ServeConfig.from_sources({"bundle": "b"}, env).max_wait_ms == 7.0
+    with pytest.raises(ValueError, match="nothing to serve"):
+        ServeConfig.from_sources({"bundle": "b", "http_port": "off", "grpc_port": "off"}, {})
+    with pytest.raises(ValueError, match="both tls_cert and tls_key"):
+        ServeConfig.from_sources({"bundle": "b", "tls_cert": "c"}, {})
