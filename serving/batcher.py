@@ -1,15 +1,19 @@
 """Dynamic micro-batching: the windows of concurrent requests share graph calls.
 
 One :class:`MicroBatcher` owns one :class:`detector.Detector`. Requests put their windows in a FIFO
-queue; a single worker task takes windows from the head of the queue into a batch until the batch would
-pass the token cap (windows x longest window, as :func:`detector.runtime.plan_batches` counts it) or the
-window cap, runs it on the inference thread, and hands each request its logits when all of its windows
-are done. A partial batch waits at most ``max_wait_s`` for company (Triton's ``max_queue_delay``), so a
-lone request pays that much latency and a busy server fills batches without waiting.
+queue; a single worker task forms a batch, runs it on the inference thread, and hands each request its
+logits when all of its windows are done. A partial batch waits at most ``max_wait_s`` for company
+(Triton's ``max_queue_delay``), so a lone request pays that much latency and a busy server fills
+batches without waiting.
 
-Fairness: the queue is first come, first served, and a request's windows are taken in order, so a big
-request occupies a few batches and then yields; a client that reads its answer slowly holds no batch.
-A cancelled request (client gone, deadline passed) is skipped when the worker reaches it.
+Forming a batch: the graph pads every window of a batch to the longest, so a 20-token window batched
+with 128-token ones costs 128. The worker therefore looks at the oldest ``lookahead`` queued windows,
+groups them by size with :func:`detector.runtime.plan_batches` (the token cap, windows x longest, and
+the window cap), and runs the group that holds the oldest window. The oldest window is always in the
+next batch, so no request starves; the others wait at most until their size group's turn comes.
+
+A client that reads its answer slowly holds no batch. A cancelled request (client gone, deadline
+passed) is skipped when the worker reaches its windows.
 """
 
 from __future__ import annotations
@@ -20,32 +24,26 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from detector.inputs import Window
-from detector.runtime import Detector
+from detector.runtime import Detector, plan_batches
 from serving.metrics import ServerMetrics
 
 
 @dataclass(eq=False)
 class _Job:
-    """One request's windows, sorted by size so that each batch gets alike neighbours."""
+    """One request's windows and the logits filled in as its windows are run."""
 
     texts: Sequence[str]
     windows: list[Window]
-    order: list[int]
-    """``windows[order[k]]`` is the k-th window to run."""
     logits: np.ndarray
     future: asyncio.Future[np.ndarray]
-    cursor: int = 0
-    done: int = 0
-    tokens: int = field(default=0)
-
-    @property
-    def remaining(self) -> int:
-        return len(self.windows) - self.cursor
+    left: int = 0
+    """Windows not yet run."""
+    dropped: bool = False
 
 
 class MicroBatcher:
@@ -73,7 +71,9 @@ class MicroBatcher:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self._metrics = metrics
-        self._queue: deque[_Job] = deque()
+        self._queue: deque[tuple[_Job, int]] = deque()
+        """(job, window index) in arrival order."""
+        self.lookahead = 4 * max_batch_size
         self._queued_windows = 0
         self._queued_tokens = 0
         self._wakeup = asyncio.Event()
@@ -94,15 +94,13 @@ class MicroBatcher:
         """
         if self._closing:
             raise RuntimeError("batcher is closed")
-        loop = asyncio.get_running_loop()
-        order = sorted(range(len(windows)), key=lambda i: windows[i].size)
-        job = _Job(texts, windows, order, np.empty(len(windows)), loop.create_future())
-        job.tokens = sum(max(1, w.size) for w in windows)
+        job = _Job(texts, windows, np.empty(len(windows)), asyncio.get_running_loop().create_future())
         if not windows:
             return job.logits
-        self._queue.append(job)
+        job.left = len(windows)
+        self._queue.extend((job, i) for i in range(len(windows)))
         self._queued_windows += len(windows)
-        self._queued_tokens += job.tokens
+        self._queued_tokens += sum(max(1, w.size) for w in windows)
         self._wakeup.set()
         return await job.future
 
@@ -117,52 +115,42 @@ class MicroBatcher:
     def _full(self) -> bool:
         return self._queued_windows >= self.max_batch_size or self._queued_tokens >= self.max_batch_tokens
 
-    def _forget(self, job: _Job) -> None:
-        """Drops what is left of a job from the queue counts."""
-        left = job.order[job.cursor :]
-        self._queued_windows -= len(left)
-        self._queued_tokens -= sum(max(1, job.windows[i].size) for i in left)
-        job.cursor = len(job.windows)
-
-    def _take_batch(self) -> list[tuple[_Job, int, int]]:
-        """Windows from the head of the queue, as (job, first, last) ranges of each job's order."""
-        parts: list[tuple[_Job, int, int]] = []
-        n = longest = 0
-        while self._queue:
-            job = self._queue[0]
+    def _take_batch(self) -> list[tuple[_Job, int]]:
+        """The next batch: the size group, among the oldest queued windows, that holds the oldest one."""
+        candidates: list[tuple[_Job, int]] = []
+        while self._queue and len(candidates) < self.lookahead:
+            job, i = self._queue.popleft()
+            self._queued_windows -= 1
+            self._queued_tokens -= max(1, job.windows[i].size)
             if job.future.done():  # cancelled while queued
-                self._metrics.texts_dropped.inc(len(job.texts))
-                self._forget(job)
-                self._queue.popleft()
+                if not job.dropped:
+                    job.dropped = True
+                    self._metrics.texts_dropped.inc(len(job.texts))
                 continue
-            first = job.cursor
-            while job.cursor < len(job.windows):
-                size = max(1, job.windows[job.order[job.cursor]].size)
-                width = max(longest, size)
-                if n and ((n + 1) * width > self.max_batch_tokens or n >= self.max_batch_size):
-                    break
-                n, longest = n + 1, width
-                job.cursor += 1
-                self._queued_windows -= 1
-                self._queued_tokens -= size
-            if job.cursor > first:
-                parts.append((job, first, job.cursor))
-            if job.cursor < len(job.windows):
-                break  # the batch is full
-            self._queue.popleft()
-        return parts
+            candidates.append((job, i))
+        if not candidates:
+            return []
+        sizes = [job.windows[i].size for job, i in candidates]
+        groups = plan_batches(sizes, self.max_batch_tokens, self.max_batch_size)
+        chosen = next(g for g in groups if 0 in g)
+        taken = set(chosen)
+        rest = [c for k, c in enumerate(candidates) if k not in taken]
+        self._queue.extendleft(reversed(rest))  # back at the head, in arrival order
+        self._queued_windows += len(rest)
+        self._queued_tokens += sum(max(1, job.windows[i].size) for job, i in rest)
+        return [candidates[k] for k in chosen]
 
-    def _infer(self, parts: list[tuple[_Job, int, int]]) -> np.ndarray:
-        """Runs on the inference thread: one graph call over the windows of several jobs."""
+    def _infer(self, batch: list[tuple[_Job, int]]) -> np.ndarray:
+        """Runs on the inference thread: one graph call over windows of several jobs."""
         texts: list[str] = []
+        base: dict[int, int] = {}
         windows: list[Window] = []
-        for job, first, last in parts:
-            base = len(texts)
-            texts.extend(job.texts)
-            windows.extend(
-                replace(job.windows[i], text_index=job.windows[i].text_index + base)
-                for i in job.order[first:last]
-            )
+        for job, i in batch:
+            if id(job) not in base:
+                base[id(job)] = len(texts)
+                texts.extend(job.texts)
+            w = job.windows[i]
+            windows.append(replace(w, text_index=w.text_index + base[id(job)]))
         return self.detector.run_windows(texts, windows)
 
     async def _run(self) -> None:
@@ -180,31 +168,26 @@ class MicroBatcher:
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
-            parts = self._take_batch()
-            if not parts:
+            batch = self._take_batch()
+            if not batch:
                 continue
-            n_windows = sum(last - first for _, first, last in parts)
+            jobs = {id(job): job for job, _ in batch}
             started = time.perf_counter()
             try:
-                logits = await loop.run_in_executor(self._executor, self._infer, parts)
+                logits = await loop.run_in_executor(self._executor, self._infer, batch)
             except Exception as e:  # a graph failure fails the requests in this batch, not the server
-                for job, _, _ in parts:
+                for job in jobs.values():
                     if not job.future.done():
                         job.future.set_exception(e)
-                    self._forget(job)
-                    with contextlib.suppress(ValueError):
-                        self._queue.remove(job)
                 continue
             elapsed = time.perf_counter() - started
             self._metrics.batch_seconds.observe(elapsed)
-            self._metrics.batch_windows.observe(n_windows)
-            self._metrics.batch_requests.observe(len(parts))
-            rate = n_windows / max(elapsed, 1e-6)
+            self._metrics.batch_windows.observe(len(batch))
+            self._metrics.batch_requests.observe(len(jobs))
+            rate = len(batch) / max(elapsed, 1e-6)
             self.throughput = rate if self.throughput == 0 else 0.8 * self.throughput + 0.2 * rate
-            offset = 0
-            for job, first, last in parts:
-                job.logits[job.order[first:last]] = logits[offset : offset + last - first]
-                offset += last - first
-                job.done += last - first
-                if job.done == len(job.windows) and not job.future.done():
+            for (job, i), logit in zip(batch, logits, strict=True):
+                job.logits[i] = logit
+                job.left -= 1
+                if job.left == 0 and not job.future.done():
                     job.future.set_result(job.logits)
