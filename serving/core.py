@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,7 +91,6 @@ class ServedModel:
     model_id: str
     loaded_at: str
     bundle: str
-    in_flight: int = field(default=0)
 
 
 WARM_UP_TEXTS = (
@@ -244,13 +243,11 @@ class ScoringCore:
                 retry_after=retry_after,
             )
         self._queued_texts += n_texts
-        model.in_flight += 1
         self.metrics.queue_texts.set(self._queued_texts)
         try:
             yield
         finally:
             self._queued_texts -= n_texts
-            model.in_flight -= 1
             self.metrics.queue_texts.set(self._queued_texts)
 
     async def score(

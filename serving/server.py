@@ -114,6 +114,8 @@ async def serve(config: ServeConfig, on_event: Callable[[dict[str, Any]], None] 
     )
     waiters = [asyncio.create_task(stop.wait())] + ([http_task] if http_task else [])
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    if not stop.is_set():  # the HTTP server stopped on its own: drain gRPC, then fail
+        log.error("the HTTP server stopped unexpectedly; shutting down")
 
     log.info("draining: no new requests; finishing those in flight (up to %g s)", config.drain_timeout_s)
     on_event({"event": "draining"})
@@ -130,7 +132,7 @@ async def serve(config: ServeConfig, on_event: Callable[[dict[str, Any]], None] 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.remove_signal_handler(sig)
     on_event({"event": "stopped"})
-    return 0
+    return 0 if stop.is_set() else 1
 
 
 def run(config: ServeConfig) -> int:

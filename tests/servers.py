@@ -21,18 +21,10 @@ import grpc
 import httpx
 
 from humanlike.v1 import humanlike_pb2_grpc
+from tests.test_layers import TRAINING_STACK, blocked_cli
 
-FORBIDDEN = ("torch", "sklearn", "scipy", "transformers", "training")
-SERVE_BLOCKED = f"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {FORBIDDEN!r}:
-            raise ImportError(f"serving imported {{name}}")
-sys.meta_path.insert(0, Block())
-from humanlike.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
+# serving must run without the training stack (it may import serving, of course).
+SERVE_BLOCKED = blocked_cli(TRAINING_STACK)
 
 
 class Server:
@@ -81,8 +73,10 @@ class Server:
             return grpc.secure_channel(self.grpc_target, credentials)
         return grpc.insecure_channel(self.grpc_target)
 
-    def stub(self) -> humanlike_pb2_grpc.DetectorServiceStub:
-        return humanlike_pb2_grpc.DetectorServiceStub(self.channel())
+    def stub(
+        self, credentials: grpc.ChannelCredentials | None = None
+    ) -> humanlike_pb2_grpc.DetectorServiceStub:
+        return humanlike_pb2_grpc.DetectorServiceStub(self.channel(credentials))
 
     def http(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 60), **kwargs)

@@ -7,18 +7,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-FORBIDDEN = ("torch", "sklearn", "scipy", "transformers", "training", "serving")
+TRAINING_STACK = ("torch", "sklearn", "scipy", "transformers", "training")
+FORBIDDEN = (*TRAINING_STACK, "serving")
 
-BLOCKER = f"""
+
+def blocked_cli(forbidden: tuple[str, ...]) -> str:
+    """Python source that runs the ``humanlike`` CLI with ``forbidden`` top-level packages unimportable."""
+    return f"""
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {FORBIDDEN!r}:
+        if name.split(".")[0] in {forbidden!r}:
             raise ImportError(f"runtime path imported {{name}}")
 sys.meta_path.insert(0, Block())
 from humanlike.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+BLOCKER = blocked_cli(FORBIDDEN)
 
 
 def run_blocked(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -344,17 +344,11 @@ def test_grpc_over_tls(bundle: Path, tmp_path: Path) -> None:
     )
     with Server(bundle, "--tls-cert", str(cert), "--tls-key", str(key)) as s:
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
-        stub = pb_stub(s.channel(credentials))
+        stub = s.stub(credentials)
         assert len(stub.Score(pb.ScoreRequest(texts=["over TLS"])).scores) == 1
         with pytest.raises(grpc.RpcError) as e:
             s.stub().Score(pb.ScoreRequest(texts=["in clear"]), timeout=5)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
-
-
-def pb_stub(channel: grpc.Channel) -> object:
-    from humanlike.v1 import humanlike_pb2_grpc
-
-    return humanlike_pb2_grpc.DetectorServiceStub(channel)
 
 
 def test_reload_swaps_models_and_refuses_a_bad_bundle(
@@ -419,7 +413,8 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(bundle: Path) -> None:
             results = [f.result() for f in in_flight]
         assert all(len(r.scores) == 1 for r in results[:3])
         assert all(r.status_code == 200 for r in results[3:])
-        assert [e["event"] for e in s.events[-2:]] == ["draining", "stopped"] or s.wait_for("stopped")
+        s.wait_for("draining")
+        s.wait_for("stopped")
         with pytest.raises(httpx.ConnectError):
             httpx.post(f"{s.url}/v1/score", json={"texts": ["after"]})
     finally:
