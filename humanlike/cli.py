@@ -123,8 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-progress", action="store_true")
     _mapping_args(export)
 
-    ev = sub.add_parser("eval", help="evaluate a bundle on a corpus")
-    ev.add_argument("bundle", type=Path)
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a bundle (or two, --compare): metrics with intervals, slices, robustness, HTML report",
+    )
+    ev.add_argument("bundle", type=Path, nargs="?", help="the bundle (omit with --compare / --from-json)")
+    ev.add_argument(
+        "--compare", type=Path, nargs=2, metavar=("A", "B"), help="two bundles side by side on the same texts"
+    )
     _corpus_arg(ev)
     ev.add_argument(
         "--split",
@@ -132,8 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: the bundle's hold-out when the corpus is its training corpus, else all records",
     )
+    ev.add_argument("--report", type=Path, metavar="DIR", help="write DIR/report.json and DIR/report.html")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the full report as JSON")
     ev.add_argument("--format", choices=["table", "json"], default="table", help="what to print")
+    ev.add_argument("--bootstrap", type=int, default=200, help="grouped bootstrap replicates (0: none)")
+    ev.add_argument(
+        "--robustness-texts",
+        type=int,
+        default=1000,
+        help="human and LLM texts each, perturbed per perturbation (0: skip robustness; default 1000)",
+    )
+    ev.add_argument("--perturbations", nargs="+", metavar="NAME", help="a subset (default: all)")
+    ev.add_argument("--no-profile", action="store_true", help="skip the corpus profile")
+    ev.add_argument(
+        "--crossval",
+        type=Path,
+        metavar="FILE",
+        help="a `humanlike crossval --json` report to show as the generalization table",
+    )
+    ev.add_argument(
+        "--no-examples", action="store_true", help="keep corpus text out of the report (for publishing it)"
+    )
+    ev.add_argument("--from-json", type=Path, metavar="FILE", help="re-render a saved report; no scoring")
+    ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--no-progress", action="store_true")
     _mapping_args(ev)
 
@@ -277,9 +304,10 @@ def _print_report(report: dict[str, Any]) -> None:
     from training.metrics import format_table
 
     print(format_table({"all": report["all"]}, "overall"))
-    for key in ("data_type", "source", "generator"):
-        print()
-        print(format_table(report[key], key))
+    for key in ("data_type", "source", "generator", "domain", "length"):
+        if key in report:
+            print()
+            print(format_table(report[key], key))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -361,25 +389,87 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate_bundle
+def _write_report(report: dict[str, Any], out_dir: Path) -> None:
+    from detector.ranking import atomic_writer
+    from training.report import render_compare_html, render_html
 
-    report = evaluate_bundle(
-        args.bundle,
-        _corpus_paths(args.corpus),
-        split=args.split,
-        mapping=_mapping(args),
-        progress=not args.no_progress,
-    )
+    page = render_compare_html(report) if report["schema"].endswith("compare") else render_html(report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(out_dir / "report.json") as f:
+        f.write(json.dumps(report, indent=2).encode("utf-8") + b"\n")
+    with atomic_writer(out_dir / "report.html") as f:
+        f.write(page.encode("utf-8"))
+    print(f"report: {out_dir / 'report.html'}", file=sys.stderr)
+
+
+def _print_eval(report: dict[str, Any]) -> None:
+    from training.crossval import format_crossval
+    from training.profile import format_profile
+    from training.robustness import format_robustness
+
+    scope = report["scope"]
+    print(f"scored {scope['n_scored']} texts ({scope['split']}); skipped {scope['n_skipped_invalid']}\n")
+    _print_report(report)
+    if report.get("robustness"):
+        print("\nrobustness\n" + format_robustness(report["robustness"]))
+    if report.get("generalization"):
+        print("\ngeneralization (leave-one-out refits)\n" + format_crossval(report["generalization"]))
+    if report.get("profile"):
+        print("\ncorpus profile\n" + format_profile(report["profile"]))
+
+
+def _print_compare(report: dict[str, Any]) -> None:
+    a, b = report["names"]
+    print(f"A = {a}\nB = {b}\n{report['n_texts']} texts, the same for both\n")
+    header = f"{'slice':<36} {'A':>7} {'B':>7} {'A-B':>7} {'95% CI of A-B':>17}"
+    for key in ("all", "data_type", "source", "generator", "length"):
+        section = {"all": report["auroc_delta"]["all"]} if key == "all" else report["auroc_delta"][key]
+        print(f"{'overall AUROC' if key == 'all' else 'AUROC by ' + key}\n{header}\n{'-' * len(header)}")
+        for name, d in section.items():
+            if d is not None:
+                ci = f"{d['ci'][0]:+.3f} .. {d['ci'][1]:+.3f}" if d.get("ci") else "-"
+                print(f"{name[:36]:<36} {d['a']:>7.3f} {d['b']:>7.3f} {d['delta']:>+7.3f} {ci:>17}")
+        print()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from training.evaluate import EvalOptions, compare_bundles, evaluate_bundle
+
+    if args.from_json:
+        report = json.loads(args.from_json.read_text(encoding="utf-8"))
+    else:
+        options = EvalOptions(
+            split=args.split,
+            n_bootstrap=args.bootstrap,
+            robustness_per_class=args.robustness_texts,
+            perturbations=tuple(args.perturbations or ()),
+            profile=not args.no_profile,
+            crossval=args.crossval,
+            examples=not args.no_examples,
+            seed=args.seed,
+            progress=not args.no_progress,
+            mapping=_mapping(args),
+        )
+        if args.compare and args.bundle:
+            raise CliError("give either a bundle or --compare A B, not both")
+        if args.compare:
+            bundle_a, bundle_b = args.compare
+            report = compare_bundles(bundle_a, bundle_b, _corpus_paths(args.corpus), options)
+        elif args.bundle:
+            report = evaluate_bundle(args.bundle, _corpus_paths(args.corpus), options)
+        else:
+            raise CliError("give a bundle, --compare A B, or --from-json REPORT")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.report:
+        _write_report(report, args.report)
     if args.format == "json":
         print(json.dumps(report, indent=2))
+    elif report["schema"].endswith("compare"):
+        _print_compare(report)
     else:
-        scope = report["scope"]
-        print(f"scored {scope['n_scored']} texts ({scope['split']}); skipped {scope['n_skipped_invalid']}\n")
-        _print_report(report)
+        _print_eval(report)
     return EXIT_OK
 
 
