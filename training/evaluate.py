@@ -19,9 +19,8 @@ bootstrap intervals of their AUROC difference.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,8 +35,6 @@ from training.metrics import evaluate_scores, paired_auroc_delta, slice_masks
 from training.readers import FieldMapping, load_corpus
 from training.schema import CorpusRecord
 from training.train import make_splits
-
-log = logging.getLogger(__name__)
 
 EvalSplit = Literal["auto", "holdout", "all"]
 SCHEMA = "humanlike-eval"
@@ -72,7 +69,7 @@ class EvalOptions:
     seed: int = 0
     batch_size: int = 64
     progress: bool = True
-    mapping: FieldMapping | None = field(default=None)
+    mapping: FieldMapping | None = None
 
 
 def score_texts(
