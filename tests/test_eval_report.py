@@ -58,7 +58,8 @@ def test_report_has_every_section(
     assert rob["n_llm"] <= 40 and rob["n_human"] <= 40
     assert all(p["example"] for p in rob["perturbations"].values())  # the default keeps examples
 
-    assert report["profile"]["judgements"]["task_labels"]["n_paired_items"] >= 0
+    judged = report["profile"]["judgements"]["task_labels"]
+    assert judged["n_paired_items"] > 0 and 0.0 <= judged["disagreement_rate"] <= 1.0
     assert report["generalization"]["folds"][0]["held_out"] == "gpt2-xl"
 
     page = (out / "report.html").read_text()

@@ -55,11 +55,6 @@ def roc_summary(
     return float(auc(fpr, tpr)), {f"{f:g}": float(tpr[fpr <= f].max()) for f in REPORT_FPRS}
 
 
-def tpr_at_fpr(y: np.ndarray, p: np.ndarray, target: float) -> float:
-    fpr, tpr, _ = roc_curve(y, p)
-    return float(tpr[fpr <= target].max())
-
-
 def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
     """Per non-empty equal-width score bin: its range, size, mean score and share of LLM texts."""
     y = np.asarray(y, dtype=np.float64)

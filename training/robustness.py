@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detector.bundle import Threshold
-from training.metrics import REPORT_FPRS, roc_summary
+from training.metrics import REPORT_FPRS, binary_metrics
 from training.schema import CorpusRecord
 
 Scorer = Callable[[list[str]], np.ndarray]
@@ -212,23 +212,16 @@ def _summary(
 ) -> dict[str, Any]:
     ok = ~np.isnan(p)
     y, p, data_types = y[ok], p[ok], data_types[ok]
-    auroc, tprs = roc_summary(y, p)
-    by_type = {}
-    for dt in sorted(set(data_types)):
-        m = data_types == dt
-        by_type[dt] = roc_summary(y[m], p[m])[0] if 0 < y[m].sum() < m.sum() else None
+    m = binary_metrics(y, p, thresholds)
     return {
-        "auroc": auroc,
-        "tpr_at_fpr": tprs,
-        "at_thresholds": {
-            f"{t.target_fpr:g}": {
-                "fpr": float(np.mean(p[y == 0] > t.p_llm)),
-                "tpr": float(np.mean(p[y == 1] > t.p_llm)),
-            }
-            for t in thresholds
-        },
+        "auroc": m["auroc"],
+        "tpr_at_fpr": m["tpr_at_fpr"],
+        "at_thresholds": m["at_thresholds"],
         "mean_p_llm": {"human": float(p[y == 0].mean()), "llm": float(p[y == 1].mean())},
-        "auroc_by_data_type": by_type,
+        "auroc_by_data_type": {
+            dt: binary_metrics(y[data_types == dt], p[data_types == dt])["auroc"]
+            for dt in sorted(set(data_types))
+        },
     }
 
 
