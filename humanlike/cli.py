@@ -208,6 +208,57 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--batch-size", type=int, default=64)
     rank.add_argument("--no-progress", action="store_true")
 
+    cur = sub.add_parser(
+        "curriculum",
+        help="order a corpus into a training curriculum (streaming, resumable)",
+        description="Scores every row (human-likeness and quality metrics), filters, orders by a "
+        "strategy and writes OUT, OUT.errors.jsonl (every row not in OUT, with its reason) and "
+        "OUT.manifest.json. Killed, the same command resumes from OUT.work.",
+    )
+    cur.add_argument("bundle", type=Path)
+    cur.add_argument("input", type=Path, help="JSONL (one object per line) or Parquet (.parquet)")
+    cur.add_argument("--out", type=Path, required=True, help="curriculum to write (.jsonl or .parquet)")
+    cur.add_argument("--errors", type=Path, help="rows left out, with reasons (default OUT.errors.jsonl)")
+    cur.add_argument(
+        "--strategy",
+        choices=["human-likeness", "quality", "mixed-generators", "combined"],
+        default="human-likeness",
+    )
+    cur.add_argument("--stages", type=int, default=4, help="equal stages the order is cut into (default 4)")
+    filters = cur.add_argument_group("filters")
+    filters.add_argument("--top-fraction", type=float, help="keep this leading share of the order")
+    filters.add_argument("--min-human-likeness", type=float, help="drop rows below this human-likeness")
+    filters.add_argument("--min-quality", type=float, help="drop rows below this quality score")
+    filters.add_argument("--max-per-generator", type=int, help="keep at most N rows of each generator")
+    filters.add_argument("--dedup", choices=["none", "exact", "near"], default="none")
+    filters.add_argument(
+        "--near-threshold", type=float, default=0.8, help="Jaccard of word 3-grams for near duplicates"
+    )
+    fields = cur.add_argument_group("fields")
+    fields.add_argument("--text-field", default="text")
+    fields.add_argument("--generator-field", default="generator")
+    fields.add_argument("--label-field", default="label")
+    fields.add_argument("--lexicon", default="en", help="wordfreq language of the OOV lexicon")
+    execution = cur.add_argument_group("execution")
+    execution.add_argument("--engine", choices=["local", "ray"], default="local")
+    execution.add_argument(
+        "--ray-actors", type=int, help="scoring actors (--engine ray; default: the cluster's CPUs - 1)"
+    )
+    execution.add_argument("--chunk-lines", type=int, default=10_000, help="rows per checkpointed chunk")
+    execution.add_argument("--sort-memory-mb", type=int, default=64, help="memory per external sort run")
+    execution.add_argument("--work-dir", type=Path, help="checkpoint directory (default OUT.work)")
+    execution.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep the scored chunks: another strategy or filter with the same --work-dir skips scoring",
+    )
+    execution.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    # 16, not 64: the n-gram graph's dense [batch, features] intermediates dominate memory, and on
+    # 2 cores a smaller batch leaves room for the metrics thread at the same scoring rate
+    # (bench/bench_curriculum.py).
+    execution.add_argument("--batch-size", type=int, default=16)
+    execution.add_argument("--no-progress", action="store_true")
+
     serve = sub.add_parser(
         "serve",
         help="serve a bundle over HTTP and gRPC (one process, one batching core)",
@@ -598,6 +649,55 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.n_ranked or not summary.n_lines else EXIT_FAILURE
 
 
+def cmd_curriculum(args: argparse.Namespace) -> int:
+    from curriculum.dedup import Deduplicator
+    from curriculum.pipeline import CurriculumOptions, build_curriculum
+    from curriculum.scoring import ScoringOptions
+    from detector import Detector
+
+    options = CurriculumOptions(
+        strategy=args.strategy,
+        scoring=ScoringOptions(
+            text_field=args.text_field,
+            generator_field=args.generator_field,
+            label_field=args.label_field,
+            lexicon_lang=args.lexicon,
+            batch_size=args.batch_size,
+            dedup=Deduplicator(mode=args.dedup, threshold=args.near_threshold),
+        ),
+        chunk_lines=args.chunk_lines,
+        stages=args.stages,
+        top_fraction=args.top_fraction,
+        min_human_likeness=args.min_human_likeness,
+        min_quality=args.min_quality,
+        max_per_generator=args.max_per_generator,
+        run_bytes=args.sort_memory_mb << 20,
+    )
+    if not args.no_progress:
+        # Off a terminal the progress is structured log lines (curriculum.progress).
+        logging.getLogger("humanlike.curriculum").setLevel(logging.INFO)
+    detector = Detector(args.bundle, device=args.device)
+    score_chunks = None
+    if args.engine == "ray":
+        from curriculum.ray_engine import ray_chunk_scorer
+
+        score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
+    summary = build_curriculum(
+        detector,
+        args.input,
+        args.out,
+        options,
+        errors_path=args.errors,
+        work_dir=args.work_dir,
+        score_chunks=score_chunks,
+        engine=args.engine,
+        keep_work=args.keep_work,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary.__dict__), file=sys.stderr)
+    return EXIT_OK if summary.n_output or not summary.n_lines else EXIT_FAILURE
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from detector import Detector
 
@@ -643,6 +743,7 @@ COMMANDS = {
     "crossval": cmd_crossval,
     "score": cmd_score,
     "rank": cmd_rank,
+    "curriculum": cmd_curriculum,
     "info": cmd_info,
     "serve": cmd_serve,
 }

@@ -12,38 +12,28 @@ ratio above 0.72; unlike the plain TTR it hardly depends on text length.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from lexicalrichness import LexicalRichness
 from sklearn.metrics import cohen_kappa_score
 
+from curriculum.quality import MTLD_THRESHOLD, lexical_stats
 from training.schema import CorpusRecord
 
-MTLD_THRESHOLD = 0.72
 # The rendered judgement sits on the last line: "Label: 1", "Preference code: 2".
 JUDGEMENT_RE = re.compile(r"(?:^|\n)(?:Label|Preference code):\s*(\S+)\s*$")
 JUDGEMENT_TYPES = ("task_labels", "preferences")
 
 
 def text_stats(text: str) -> dict[str, float]:
-    """Surface statistics of one text (words as ``lexicalrichness`` counts them)."""
-    lex = LexicalRichness(text)
-    words = lex.wordlist
-    bigrams = list(itertools.pairwise(words))
-    repeated = sum(c - 1 for c in Counter(bigrams).values())
-    return {
-        "chars": float(len(text)),
-        "words": float(lex.words),
-        "ttr": lex.ttr if lex.words else float("nan"),
-        "mtld": lex.mtld(threshold=MTLD_THRESHOLD) if lex.words else float("nan"),
-        "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else float("nan"),
-        "repeated_bigram_rate": repeated / len(bigrams) if bigrams else float("nan"),
-    }
+    """Surface statistics of one text: :func:`curriculum.quality.lexical_stats`, the one definition
+    the curriculum's quality metrics use too."""
+    stats = lexical_stats(text)
+    stats["repeated_bigram_rate"] = stats.pop("repetition")
+    return stats
 
 
 def _aggregate(rows: list[dict[str, float]]) -> dict[str, Any]:

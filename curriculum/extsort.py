@@ -1,0 +1,120 @@
+"""An external merge sort of byte lines, so that ordering a corpus never holds the corpus in memory.
+
+Records are ``bytes`` lines (ending in ``\\n``) that begin with a fixed-width key; sorting the lines
+bytewise sorts them by key. Keys are built from the helpers below, which map numbers to hex strings
+whose lexicographic order is their numeric order. Lines are buffered up to ``run_bytes``, sorted,
+written to a run file; the runs are then merged lazily (``heapq.merge``), reading one line per run at
+a time. Peak memory is about ``run_bytes`` plus one buffered read per run, whatever the input size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import struct
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+DEFAULT_RUN_BYTES = 64 << 20
+# What a buffered line costs beyond its bytes: the bytes object's header and the list's pointer.
+# Counted so that ``run_bytes`` bounds real memory even for short lines (dedup buckets are 33 bytes).
+LINE_OVERHEAD = 41
+
+
+def uint_key(n: int) -> bytes:
+    """16 hex digits: sorts as the unsigned 64-bit integer ``n``."""
+    return b"%016x" % n
+
+
+def float_key(x: float, descending: bool = False) -> bytes:
+    """16 hex digits that sort as ``x`` (IEEE-754 order: -inf < ... < -0 < 0 < ... < inf).
+
+    ``descending`` inverts the order, for "largest first".
+    """
+    (bits,) = struct.unpack(">Q", struct.pack(">d", x))
+    # Positive floats: set the sign bit so they sort above negatives; negative: flip all bits so that
+    # larger magnitudes sort lower.
+    bits = bits ^ 0xFFFF_FFFF_FFFF_FFFF if bits >> 63 else bits | (1 << 63)
+    if descending:
+        bits ^= 0xFFFF_FFFF_FFFF_FFFF
+    return uint_key(bits)
+
+
+def text_key(s: str, width: int = 64) -> bytes:
+    """``s`` as UTF-8, padded or cut to ``width`` bytes (for grouping by a short name).
+
+    Names longer than ``width`` bytes that share their first ``width`` bytes sort as one; callers
+    add a full-length tiebreak (or a hash) where that matters.
+    """
+    raw = s.encode("utf-8")[:width]
+    return raw.replace(b"\n", b" ").ljust(width, b"\x00")
+
+
+class ExternalSorter:
+    """Collects lines, then yields them sorted.
+
+    Args:
+        work_dir: where run files go (deleted by :meth:`close`, or on leaving the ``with`` block).
+        run_bytes: memory for the buffer (lines and their overhead) before a run is written.
+    """
+
+    def __init__(self, work_dir: Path, run_bytes: int = DEFAULT_RUN_BYTES) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self._dir = Path(tempfile.mkdtemp(prefix="sort-", dir=work_dir))
+        self._run_bytes = run_bytes
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._runs: list[Path] = []
+        self._open: list[IO[bytes]] = []
+        self.n_lines = 0
+
+    def __enter__(self) -> ExternalSorter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, line: bytes) -> None:
+        self._buffer.append(line)
+        self._buffered += len(line) + LINE_OVERHEAD
+        self.n_lines += 1
+        if self._buffered >= self._run_bytes:
+            self._spill()
+
+    def extend(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self.add(line)
+
+    def _spill(self) -> None:
+        self._buffer.sort()
+        path = self._dir / f"run-{len(self._runs):05d}"
+        with path.open("wb") as f:
+            f.writelines(self._buffer)
+        self._runs.append(path)
+        self._buffer = []
+        self._buffered = 0
+
+    def sorted(self) -> Iterator[bytes]:
+        """Every line added, in bytewise order (call once, after the last :meth:`add`)."""
+        if not self._runs:  # it all fit in memory: no files
+            self._buffer.sort()
+            yield from self._buffer
+            return
+        if self._buffer:
+            self._spill()
+        for path in self._runs:
+            self._open.append(path.open("rb", buffering=1 << 16))
+        yield from heapq.merge(*self._open)
+
+    def close(self) -> None:
+        for f in self._open:
+            f.close()
+        self._open.clear()
+        for path in self._runs:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            self._dir.rmdir()
+        self._buffer = []

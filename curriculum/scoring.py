@@ -1,0 +1,148 @@
+"""Scoring one chunk of input rows: the detector's human-likeness, the quality metrics, dedup keys.
+
+This is the expensive step and the one both engines share: the local engine calls it on each chunk in
+turn, the Ray engine inside actors that each load the bundle once. What it returns is plain bytes (one
+:class:`ScoredRow` line per row, one reject line per unusable row), so that the later steps, which only
+sort and filter, never parse the input again.
+
+A scored row line is ``LINE<TAB>META<TAB>OUTPUT\n``: LINE is the 1-based input line (or Parquet row)
+number; META a small JSON object (group, label, human-likeness, quality, metrics, dedup keys) for
+sorting and statistics; OUTPUT the input object with ``human_likeness``, ``p_llm`` and ``quality``
+added, serialized once, as it will be written. ``json.dumps`` escapes tabs and newlines inside
+strings, so the first two tabs split the parts. Scorers return rows without LINE (a Ray actor does
+not know where its batch sits in the input); :func:`numbered` adds it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from curriculum.dedup import Deduplicator
+from curriculum.quality import TextQuality, text_quality
+from detector.ranking import UnscorableLine, parse_line
+from detector.runtime import Detector
+
+UNKNOWN_GROUP = "unknown"
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How rows are read and what is computed for them (part of a job's fingerprint)."""
+
+    text_field: str = "text"
+    generator_field: str = "generator"
+    label_field: str = "label"
+    lexicon_lang: str = "en"
+    batch_size: int = 16
+    dedup: Deduplicator = field(default_factory=Deduplicator)
+
+
+def reject_line(line: int, reason: str, step: str) -> bytes:
+    return json.dumps({"line": line, "step": step, "reason": reason}).encode("utf-8") + b"\n"
+
+
+def _clean(x: float) -> float | None:
+    """JSON has no NaN: undefined metrics are written as null."""
+    return None if math.isnan(x) else x
+
+
+class ChunkScorer:
+    """Scores chunks of rows with one loaded bundle.
+
+    Args:
+        detector: the loaded bundle.
+        options: fields to read, lexicon language, batch size, dedup mode.
+    """
+
+    def __init__(self, detector: Detector, options: ScoringOptions) -> None:
+        self.detector = detector
+        self.options = options
+
+    def _parse(self, raw: bytes | dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if isinstance(raw, bytes):
+            text = parse_line(raw, self.options.text_field, self.detector.check_text)
+            return json.loads(raw), text
+        if self.options.text_field not in raw:
+            raise UnscorableLine(f"missing field {self.options.text_field!r}")
+        value = raw[self.options.text_field]
+        reason = self.detector.check_text(value)
+        if reason is not None:
+            raise UnscorableLine(reason)
+        return raw, value
+
+    def _metrics(self, texts: Sequence[str]) -> list[tuple[TextQuality, list[int]]]:
+        opts = self.options
+        return [(text_quality(t, opts.lexicon_lang), opts.dedup.keys(t)) for t in texts]
+
+    def score(self, rows: Sequence[bytes | dict[str, Any]]) -> list[bytes | str]:
+        """Scores raw JSONL lines or row dicts, in order: ``META\\tOUTPUT\\n`` for each row that could
+        be scored, the reason (a ``str``) for each that could not."""
+        opts = self.options
+        results: list[bytes | str] = []
+        parsed: list[tuple[int, dict[str, Any], str]] = []
+        for raw in rows:
+            try:
+                obj, text = self._parse(raw)
+            except UnscorableLine as e:
+                results.append(str(e))
+            else:
+                parsed.append((len(results), obj, text))
+                results.append(b"")
+        texts = [text for _, _, text in parsed]
+        # The metrics are pure Python and the graph runs in ONNX Runtime with the GIL released: a
+        # second thread computes them while the graph runs, instead of after it.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            extras = pool.submit(self._metrics, texts)
+            scores = self.detector.score_texts(texts, batch_size=opts.batch_size)
+            metrics_and_keys = extras.result()
+        for (i, obj, _), score, (q, keys) in zip(parsed, scores, metrics_and_keys, strict=True):
+            metrics = {k: _clean(v) if isinstance(v, float) else v for k, v in q.as_dict().items()}
+            group = obj.get(opts.generator_field)
+            label = obj.get(opts.label_field)
+            meta = {
+                "group": str(group) if group is not None else UNKNOWN_GROUP,
+                "label": str(label) if label is not None else None,
+                "h": score.human_likeness,
+                "q": q.score,
+                "m": metrics,
+                "keys": keys,
+            }
+            result = dict(obj)
+            result.update(human_likeness=score.human_likeness, p_llm=score.p_llm, quality=metrics)
+            results[i] = (
+                json.dumps(meta).encode("utf-8")
+                + b"\t"
+                + json.dumps(result, ensure_ascii=False, default=str).encode("utf-8")
+                + b"\n"
+            )
+        return results
+
+
+def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[bytes], list[bytes]]:
+    """(row lines, reject lines) of consecutive results, the first at input line ``first_line``."""
+    rows: list[bytes] = []
+    rejects: list[bytes] = []
+    for line, result in enumerate(results, first_line):
+        if isinstance(result, str):
+            rejects.append(reject_line(line, result, "parse"))
+        else:
+            rows.append(b"%d\t" % line + result)
+    return rows, rejects
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    line: int
+    meta: dict[str, Any]
+    output: bytes
+    """The output object's JSON, without the newline."""
+
+    @classmethod
+    def parse(cls, row: bytes) -> ScoredRow:
+        line, meta, output = row.split(b"\t", 2)
+        return cls(int(line), json.loads(meta), output.rstrip(b"\n"))

@@ -1,0 +1,369 @@
+"""Curricula: metrics, the external sort, dedup, every strategy's order, accounting, resume, Ray.
+
+Runs on a real bundle (the session's small baseline) and real corpus texts; the resume test kills a
+real ``humanlike curriculum`` process with SIGKILL halfway and checks the resumed output byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curriculum.dedup import Deduplicator
+from curriculum.extsort import ExternalSorter, float_key, uint_key
+from curriculum.pipeline import CurriculumOptions, JobMismatchError, build_curriculum
+from curriculum.quality import GroupStats, lexical_stats, oov_share, quality_score, text_quality
+from curriculum.scoring import ScoringOptions
+from detector import Detector
+from training.schema import CorpusRecord
+
+N_TEXTS = 400
+BAD_LINES = [b"not json\n", b"\n", b'{"text": ""}\n', b'{"text": "broken \xff utf-8"}\n', b"[1, 2]\n"]
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+
+def test_lexical_stats_by_hand() -> None:
+    stats = lexical_stats("the cat the cat the cat")
+    assert stats["words"] == 6
+    assert stats["ttr"] == pytest.approx(2 / 6)
+    # bigrams: (the cat) x3, (cat the) x2 -> 2 distinct of 5; 3 repeat an earlier one
+    assert stats["distinct_2"] == pytest.approx(2 / 5)
+    assert stats["repetition"] == pytest.approx(3 / 5)
+    assert math.isnan(lexical_stats("...")["mtld"])
+
+
+def test_oov_share_uses_the_lexicon() -> None:
+    assert oov_share("the cat sat on the mat") == 0.0
+    assert oov_share("the xqzvb blorfnik") == pytest.approx(2 / 3)
+    assert oov_share("don\u2019t stop") == 0.0  # typographic apostrophe maps to the lexicon's
+    assert math.isnan(oov_share("1234 !!"))
+
+
+def test_quality_score_rewards_diversity_and_penalizes_errors() -> None:
+    assert quality_score(50.0, 0.0, 0.0) == pytest.approx(0.5 ** (1 / 3))
+    assert quality_score(100.0, 0.0, 0.0) > quality_score(20.0, 0.0, 0.0)
+    assert quality_score(80.0, 0.3, 0.0) < quality_score(80.0, 0.0, 0.0)
+    assert quality_score(80.0, 0.0, 0.5) < quality_score(80.0, 0.0, 0.0)
+    assert quality_score(math.nan, math.nan, math.nan) == 0.0
+    varied = text_quality("A quick brown fox jumps over the lazy dog while seven wizards quietly hex judges.")
+    repetitive = text_quality("the the the the the the the the the the the the the the the the")
+    assert varied.score > repetitive.score
+
+
+def test_group_stats_means_skip_nan() -> None:
+    stats = GroupStats()
+    stats.add("a", {"quality": 0.2, "mtld": math.nan})
+    stats.add("a", {"quality": 0.4, "mtld": 10.0})
+    stats.add("b", {"quality": 1.0})
+    summary = stats.summary()
+    assert summary["a"]["n"] == 2
+    assert summary["a"]["mean_quality"] == pytest.approx(0.3)
+    assert summary["a"]["mean_mtld"] == pytest.approx(10.0)
+    assert summary["b"]["mean_mtld"] is None
+
+
+# --- external sort -------------------------------------------------------------------------------
+
+
+def test_float_key_orders_like_floats() -> None:
+    values = [-math.inf, -2.5, -1e-300, -0.0, 0.0, 1e-300, 0.5, 0.5000001, 3.0, math.inf]
+    keys = [float_key(v) for v in values]
+    assert keys == sorted(keys)
+    assert [float_key(v, descending=True) for v in values] == sorted(
+        (float_key(v, descending=True) for v in values), reverse=True
+    )
+
+
+def test_external_sort_spills_and_merges(tmp_path: Path) -> None:
+    rng = random.Random(0)
+    lines = [float_key(rng.uniform(-1, 1)) + uint_key(i) + b"\n" for i in range(5000)]
+    with ExternalSorter(tmp_path, run_bytes=4096) as sorter:
+        sorter.extend(lines)
+        assert len(list((tmp_path).glob("sort-*/run-*"))) > 10  # it really spilled
+        assert list(sorter.sorted()) == sorted(lines)
+    assert not list(tmp_path.glob("sort-*"))  # runs are cleaned up
+
+
+# --- dedup ---------------------------------------------------------------------------------------
+
+
+def test_dedup_keys_find_exact_and_near_duplicates(small_corpus: list[CorpusRecord]) -> None:
+    texts = [r.text for r in small_corpus if len(r.text.split()) > 150][:20]
+    near = Deduplicator(mode="near", threshold=0.8)
+    exact = Deduplicator(mode="exact")
+    base = texts[0]
+    words = base.split()
+    edited = " ".join([*words[:70], "zebra", *words[71:]])  # one word of 150+ changed
+    assert set(exact.keys(base)) & set(exact.keys("  " + base.upper() + " "))
+    assert not set(exact.keys(base)) & set(exact.keys(edited))
+    assert set(near.keys(base)) & set(near.keys(edited))
+    collisions = sum(
+        bool(set(near.keys(a)) & set(near.keys(b))) for a in texts[1:] for b in texts[1:] if a < b
+    )
+    assert collisions == 0
+    assert Deduplicator().keys(base) == []
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+
+
+def _input_lines(small_corpus: list[CorpusRecord]) -> list[bytes]:
+    lines = [r.model_dump_json().encode() + b"\n" for r in small_corpus[:N_TEXTS]]
+    words = small_corpus[3].text.split()
+    near = dict(json.loads(lines[3]), id="near-dup", text=" ".join([*words[:-1], "zebra"]))
+    lines[10:10] = BAD_LINES
+    lines.insert(50, lines[3])  # an exact duplicate of line 4
+    lines.insert(120, json.dumps(near).encode() + b"\n")
+    return lines
+
+
+@pytest.fixture(scope="module")
+def corpus_input(small_corpus: list[CorpusRecord], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("curriculum") / "input.jsonl"
+    path.write_bytes(b"".join(_input_lines(small_corpus)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def detector(bundle: Path) -> Detector:
+    return Detector(bundle, device="cpu")
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _accounted(input_path: Path, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Output and errors; asserts every input line is in exactly one of them."""
+    rows, errors = _read(out), _read(out.with_name(out.name + ".errors.jsonl"))
+    n_lines = len(input_path.read_bytes().splitlines())
+    output_ids = [r["id"] for r in rows]
+    assert len(output_ids) == len(set(output_ids)) or len(rows) == len(set(map(json.dumps, rows)))
+    error_lines = [e["line"] for e in errors]
+    assert error_lines == sorted(set(error_lines))
+    assert len(rows) + len(errors) == n_lines
+    return rows, errors
+
+
+@pytest.mark.parametrize("strategy", ["human-likeness", "quality", "mixed-generators", "combined"])
+def test_strategies_order_and_account(
+    strategy: str, detector: Detector, corpus_input: Path, tmp_path: Path
+) -> None:
+    options = CurriculumOptions(strategy=strategy, chunk_lines=97)  # type: ignore[arg-type]
+    out = tmp_path / "out.jsonl"
+    summary = build_curriculum(detector, corpus_input, out, options, progress=False)
+    rows, errors = _accounted(corpus_input, out)
+    assert {e["step"] for e in errors} == {"parse"} and len(errors) == len(BAD_LINES)
+    assert [r["curriculum_position"] for r in rows] == list(range(1, len(rows) + 1))
+    h = [r["human_likeness"] for r in rows]
+    q = [r["quality"]["score"] for r in rows]
+    if strategy == "human-likeness":
+        assert h == sorted(h, reverse=True)
+    elif strategy == "quality":
+        assert q == sorted(q, reverse=True)
+    else:
+        counts = Counter(r["generator"] for r in rows)
+        n_gen, smallest = len(counts), min(counts.values())
+        # Round-robin: while every generator has rows left, each round of n_gen rows holds them all.
+        for start in range(0, n_gen * smallest, n_gen):
+            assert len({r["generator"] for r in rows[start : start + n_gen]}) == n_gen
+        for g in counts:
+            own = [r for r in rows if r["generator"] == g]
+            key = [
+                r["human_likeness"]
+                if strategy == "mixed-generators"
+                else math.sqrt(r["human_likeness"] * r["quality"]["score"])
+                for r in own
+            ]
+            assert key == sorted(key, reverse=True)
+    stages = Counter(r["stage"] for r in rows)
+    assert sorted(stages) == [0, 1, 2, 3] and max(stages.values()) - min(stages.values()) <= 1
+    manifest = json.loads(Path(summary.manifest).read_text())
+    assert manifest["strategy"] == strategy
+    assert manifest["counts"]["lines"] == len(rows) + len(errors)
+    assert [s["n"] for s in manifest["stages"]] == [stages[i] for i in range(4)]
+    assert sum(g["n"] for g in manifest["corpus"]["by_generator"].values()) == len(rows)
+    assert set(manifest["corpus"]["by_label"]) == {"human", "llm"}
+    assert not Path(str(out) + ".work").exists()
+
+
+def test_filters_caps_dedup_and_top_fraction(detector: Detector, corpus_input: Path, tmp_path: Path) -> None:
+    options = CurriculumOptions(
+        strategy="human-likeness",
+        scoring=ScoringOptions(dedup=Deduplicator(mode="near")),
+        min_quality=0.3,
+        max_per_generator=40,
+        top_fraction=0.5,
+        chunk_lines=128,
+        run_bytes=50_000,  # several runs per sort even on 400 rows
+    )
+    out = tmp_path / "out.jsonl"
+    build_curriculum(detector, corpus_input, out, options, progress=False)
+    rows, errors = _accounted(corpus_input, out)
+    reasons = {e["line"]: e["reason"] for e in errors}
+    assert reasons[51] == "exact duplicate of line 4" or reasons[51] == "near duplicate of line 4"
+    assert reasons[121] == "near duplicate of line 4"
+    steps = Counter(e["step"] for e in errors)
+    assert steps["parse"] == len(BAD_LINES) and steps["dedup"] >= 2 and steps["cap"] > 0 and steps["top"] > 0
+    assert all(r["quality"]["score"] >= 0.3 for r in rows)
+    assert max(Counter(r["generator"] for r in rows).values()) <= 40
+    kept = len(rows) + steps["top"]
+    assert len(rows) == math.ceil(0.5 * kept)
+
+
+def test_parquet_in_and_out(detector: Detector, corpus_input: Path, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    good = [
+        json.loads(line) for line in corpus_input.read_bytes().splitlines()[:60] if line.startswith(b'{"id"')
+    ]
+    parquet_in = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(good), parquet_in)
+    options = CurriculumOptions(strategy="quality", chunk_lines=25)
+    build_curriculum(detector, parquet_in, tmp_path / "a.jsonl", options, progress=False)
+    build_curriculum(detector, parquet_in, tmp_path / "a.parquet", options, progress=False)
+    from_jsonl = _read(tmp_path / "a.jsonl")
+    table = pq.read_table(tmp_path / "a.parquet").to_pylist()
+    assert len(table) == len(from_jsonl) == len(good)
+    assert [r["id"] for r in table] == [r["id"] for r in from_jsonl]
+    assert [r["quality"]["score"] for r in table] == [r["quality"]["score"] for r in from_jsonl]
+
+
+def test_a_checkpoint_of_another_job_is_refused(
+    detector: Detector, corpus_input: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "state.json").write_text(json.dumps({"fingerprint": "another job", "chunks": 3}))
+    with pytest.raises(JobMismatchError, match="another job"):
+        build_curriculum(detector, corpus_input, tmp_path / "out.jsonl", work_dir=work, progress=False)
+
+
+def _curriculum_cmd(bundle: Path, input_path: Path, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "humanlike", "curriculum", str(bundle), str(input_path), "--out", str(out),
+        "--strategy", "combined", "--dedup", "near", "--chunk-lines", "40", "--device", "cpu",
+        "--no-progress",
+    ]  # fmt: skip
+
+
+def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jsonl"
+    done = subprocess.run(_curriculum_cmd(bundle, corpus_input, whole), capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()
+
+    resumed = tmp_path / "resumed.jsonl"
+    state = Path(str(resumed) + ".work") / "state.json"
+    proc = subprocess.Popen(_curriculum_cmd(bundle, corpus_input, resumed), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            chunks = json.loads(state.read_text())["chunks"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            chunks = 0
+        if chunks >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+    assert not resumed.exists()  # nothing half-written
+    chunks_at_kill = json.loads(state.read_text())["chunks"]
+    assert 3 <= chunks_at_kill < 11  # 410 lines / 40 per chunk: it stopped partway
+
+    again = subprocess.run(_curriculum_cmd(bundle, corpus_input, resumed), capture_output=True, timeout=600)
+    assert again.returncode == 0, again.stderr.decode()
+    summary = json.loads(again.stderr.decode().strip().splitlines()[-1])
+    assert summary["resumed_chunks"] == chunks_at_kill
+    assert resumed.read_bytes() == whole.read_bytes()
+    errors = Path(str(resumed) + ".errors.jsonl").read_bytes()
+    assert errors == Path(str(whole) + ".errors.jsonl").read_bytes()
+    assert not state.parent.exists()
+
+
+def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curriculum.ray_engine import ray_chunk_scorer
+
+    rows = [
+        json.loads(line) for line in corpus_input.read_bytes().splitlines()[:150] if line.startswith(b'{"id"')
+    ]
+    rows[5]["text"] = ""  # unscorable rows must be accounted for by both engines
+    rows[9]["text"] = None
+    parquet_in = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet_in, row_group_size=37)
+    options = CurriculumOptions(
+        strategy="mixed-generators", scoring=ScoringOptions(dedup=Deduplicator(mode="near")), chunk_lines=50
+    )
+    detector = Detector(bundle, device="cpu")
+    local = build_curriculum(detector, parquet_in, tmp_path / "local.jsonl", options, progress=False)
+    # Three logical CPUs: two scoring actors and one for the read tasks (on 2 real cores).
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = build_curriculum(
+            detector,
+            parquet_in,
+            tmp_path / "ray.jsonl",
+            options,
+            score_chunks=ray_chunk_scorer(bundle, options.scoring, batch_rows=16),
+            engine="ray",
+            progress=False,
+        )
+    finally:
+        ray.shutdown()
+    assert on_ray.n_output == local.n_output and on_ray.n_lines == local.n_lines == len(rows)
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert Path(on_ray.errors).read_bytes() == Path(local.errors).read_bytes()
+    errors = _read(Path(local.errors))
+    assert [e["line"] for e in errors if e["step"] == "parse"] == [6, 10]
+    assert any(e["step"] == "dedup" for e in errors)  # the inserted duplicates, found on both engines
+
+
+def test_a_kept_work_dir_serves_another_strategy(
+    detector: Detector, corpus_input: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "scores"
+    first = build_curriculum(
+        detector, corpus_input, tmp_path / "a.jsonl", CurriculumOptions(chunk_lines=150), work_dir=work,
+        keep_work=True, progress=False,
+    )  # fmt: skip
+    assert first.resumed_chunks == 0 and (work / "state.json").exists()
+    quality = CurriculumOptions(strategy="quality", chunk_lines=150, top_fraction=0.5)
+    reused = build_curriculum(
+        detector, corpus_input, tmp_path / "b.jsonl", quality, work_dir=work, progress=False
+    )
+    assert reused.resumed_chunks == 3  # 410 lines: nothing scored again
+    fresh = build_curriculum(detector, corpus_input, tmp_path / "c.jsonl", quality, progress=False)
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "c.jsonl").read_bytes()
+    assert fresh.resumed_chunks == 0 and not work.exists()
+
+
+def test_progress_off_a_terminal_is_structured_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    from curriculum.progress import Progress
+
+    caplog.set_level("INFO", logger="humanlike.curriculum")
+    progress = Progress("score", total=100, unit="B", log_every_s=0.0)  # pytest's stderr is no TTY
+    progress.update(40)
+    progress.update(60)
+    progress.close()
+    events = [json.loads(r.getMessage()) for r in caplog.records]
+    assert [e["done"] for e in events] == [40, 100, 100]
+    assert all(e["phase"] == "score" and e["total"] == 100 and e["rate"] > 0 for e in events)
+    assert events[0]["eta_s"] is not None and events[-1]["eta_s"] == 0.0
