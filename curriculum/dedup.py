@@ -6,8 +6,9 @@ banded MinHash LSH (as in ``datasketch``'s ``MinHashLSH``), but with the buckets
 than held in a dictionary, so memory does not grow with the corpus.
 
 - exact: one key, a hash of the text with case and whitespace normalised;
-- near: ``datasketch`` MinHash over word 3-gram shingles, cut into ``bands`` bands of ``rows`` hash
-  values each (chosen by ``datasketch`` for the Jaccard ``threshold``); one key per band.
+- near: ``datasketch`` MinHash over word 3-gram shingles (hashed with CRC-32: deterministic across
+  processes, and far cheaper than datasketch's default SHA-1), cut into ``bands`` bands of ``rows``
+  hash values each (chosen by ``datasketch`` for the Jaccard ``threshold``); one key per band.
 
 A text is dropped if it shares any bucket with an earlier text, even one that was itself dropped
 (no union-find over clusters): chains A~B~C drop both B and C though C may be far from A. That
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from datasketch import MinHash
@@ -29,6 +31,7 @@ from datasketch.lsh import _optimal_param
 DedupMode = Literal["none", "exact", "near"]
 _WORD = re.compile(r"\w+")
 SHINGLE_WORDS = 3
+MINHASH_SCHEME = "affine32"
 
 
 @lru_cache(maxsize=16)
@@ -36,6 +39,12 @@ def _bands(threshold: float, num_perm: int) -> tuple[int, int]:
     # datasketch integrates the collision curves numerically: milliseconds, so once per setting.
     bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
     return int(bands), int(rows)
+
+
+@lru_cache(maxsize=4)
+def _permutations(num_perm: int, seed: int) -> Any:
+    # Drawing the permutations is most of a MinHash's construction cost: once per setting.
+    return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
 
 
 def _hash64(data: bytes) -> int:
@@ -71,7 +80,12 @@ class Deduplicator:
         if self.mode == "exact" or len(words) < SHINGLE_WORDS:
             return [exact]
         shingles = {" ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - 2)}
-        minhash = MinHash(num_perm=self.num_perm, seed=self.seed)
+        minhash = MinHash(
+            num_perm=self.num_perm,
+            hashfunc=zlib.crc32,
+            permutations=_permutations(self.num_perm, self.seed),
+            scheme=MINHASH_SCHEME,
+        )
         minhash.update_batch(list(shingles))
         values = np.asarray(minhash.hashvalues, dtype=">u8")
         bands, rows = self.bands

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,11 +58,18 @@ class ChunkScorer:
     Args:
         detector: the loaded bundle.
         options: fields to read, lexicon language, batch size, dedup mode.
+        metrics_pool: where the quality metrics and dedup keys are computed while the graph runs:
+            a one-process pool gives them a core of their own (the local engine's choice, see
+            :func:`metrics_process_pool`); default, a thread of this process, which shares the GIL
+            with the featurizer but needs no second interpreter (a Ray actor's choice).
     """
 
-    def __init__(self, detector: Detector, options: ScoringOptions) -> None:
+    def __init__(
+        self, detector: Detector, options: ScoringOptions, metrics_pool: Executor | None = None
+    ) -> None:
         self.detector = detector
         self.options = options
+        self._metrics_pool = metrics_pool
 
     def _parse(self, raw: bytes | dict[str, Any]) -> tuple[dict[str, Any], str]:
         if isinstance(raw, bytes):
@@ -74,10 +82,6 @@ class ChunkScorer:
         if reason is not None:
             raise UnscorableLine(reason)
         return raw, value
-
-    def _metrics(self, texts: Sequence[str]) -> list[tuple[TextQuality, list[int]]]:
-        opts = self.options
-        return [(text_quality(t, opts.lexicon_lang), opts.dedup.keys(t)) for t in texts]
 
     def score(self, rows: Sequence[bytes | dict[str, Any]]) -> list[bytes | str]:
         """Scores raw JSONL lines or row dicts, in order: ``META\\tOUTPUT\\n`` for each row that could
@@ -94,12 +98,17 @@ class ChunkScorer:
                 parsed.append((len(results), obj, text))
                 results.append(b"")
         texts = [text for _, _, text in parsed]
-        # The metrics are pure Python and the graph runs in ONNX Runtime with the GIL released: a
-        # second thread computes them while the graph runs, instead of after it.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            extras = pool.submit(self._metrics, texts)
+        # The metrics are pure Python: computed elsewhere (the metrics pool, or a thread) while this
+        # thread runs the graph, instead of after it.
+        if self._metrics_pool is not None:
+            extras = self._metrics_pool.submit(text_metrics, texts, opts.lexicon_lang, opts.dedup)
             scores = self.detector.score_texts(texts, batch_size=opts.batch_size)
             metrics_and_keys = extras.result()
+        else:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                extras = pool.submit(text_metrics, texts, opts.lexicon_lang, opts.dedup)
+                scores = self.detector.score_texts(texts, batch_size=opts.batch_size)
+                metrics_and_keys = extras.result()
         for (i, obj, _), score, (q, keys) in zip(parsed, scores, metrics_and_keys, strict=True):
             metrics = {k: _clean(v) if isinstance(v, float) else v for k, v in q.as_dict().items()}
             group = obj.get(opts.generator_field)
@@ -121,6 +130,17 @@ class ChunkScorer:
                 + b"\n"
             )
         return results
+
+
+def text_metrics(texts: Sequence[str], lang: str, dedup: Deduplicator) -> list[tuple[TextQuality, list[int]]]:
+    """Quality metrics and dedup keys of each text (module level, so a worker process can run it)."""
+    return [(text_quality(t, lang), dedup.keys(t)) for t in texts]
+
+
+def metrics_process_pool() -> ProcessPoolExecutor:
+    """One worker process for :func:`text_metrics`. ``forkserver``: never fork a process that
+    holds ONNX Runtime's thread pool."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[bytes], list[bytes]]:
