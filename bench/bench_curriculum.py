@@ -7,8 +7,8 @@ perturbed, seeded: a dropped word and a few case swaps per text, new ids, so the
 not exact duplicates), then runs the whole command (`humanlike curriculum ... --dedup near`) in a
 child process and records its wall time and peak RSS (``ru_maxrss`` of a fresh wrapper process per
 size, so sizes do not share a maximum). The raw rate is ``Detector.score_texts`` alone on
-``--raw-texts`` texts sampled evenly from the same input, in the same run, so the ratio compares like
-with like.
+``--raw-texts`` texts sampled evenly from the same input, in the same run, once before and once
+after the command (their mean is the reference), so the ratio compares like with like.
 
 Writes bench/results/curriculum-<date>.json (machine, command, date, numbers).
 """
@@ -117,7 +117,7 @@ def main() -> int:
         for n in args.sizes:
             input_path = Path(tmp) / f"corpus-{n}.jsonl"
             write_corpus(paths, n, input_path)
-            raw = raw_rate(args.bundle, input_path, n, min(n, args.raw_texts), args.batch_size)
+            raw_before = raw_rate(args.bundle, input_path, n, min(n, args.raw_texts), args.batch_size)
             out = Path(tmp) / f"curriculum-{n}.jsonl"
             command = [
                 sys.executable, "-m", "humanlike", "curriculum", str(args.bundle), str(input_path),
@@ -132,6 +132,10 @@ def main() -> int:
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
                 return 1
+            # Raw rate again after the command: the machine drifts over minutes, so the ratio uses the
+            # mean of a measurement on each side of it.
+            raw_after = raw_rate(args.bundle, input_path, n, min(n, args.raw_texts), args.batch_size)
+            raw = (raw_before + raw_after) / 2
             peak_kib = int(done.stdout.strip().splitlines()[-1])
             summary = json.loads(done.stderr.strip().splitlines()[-1])
             manifest = json.loads(Path(summary["manifest"]).read_text())
@@ -141,6 +145,7 @@ def main() -> int:
                 "wall_s": round(wall, 1),
                 "texts_per_s": round(n / wall, 1),
                 "raw_score_texts_per_s": round(raw, 1),
+                "raw_before_after": [round(raw_before, 1), round(raw_after, 1)],
                 "ratio_to_raw": round(n / wall / raw, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "counts": manifest["counts"],

@@ -139,7 +139,8 @@ def text_metrics(texts: Sequence[str], lang: str, dedup: Deduplicator) -> list[t
 
 def metrics_process_pool() -> ProcessPoolExecutor:
     """One worker process for :func:`text_metrics`. ``forkserver``: never fork a process that
-    holds ONNX Runtime's thread pool."""
+    holds ONNX Runtime's thread pool. Like any ``multiprocessing`` code, it needs an importable
+    ``__main__`` (a script or module, not ``python -`` reading stdin)."""
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
 
 
