@@ -10,7 +10,7 @@ size, so sizes do not share a maximum). The raw rate is ``Detector.score_texts``
 ``--raw-texts`` texts sampled evenly from the same input, in the same run, once before and once
 after the command (their mean is the reference), so the ratio compares like with like.
 
-Writes bench/results/curriculum-<date>.json (machine, command, date, numbers).
+Writes bench/results/curriculum-<tag>-<date>.json (machine, command, date, numbers).
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def main() -> int:
     parser.add_argument("--raw-texts", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--work", type=Path, help="where the corpora go (default: a temporary directory)")
+    parser.add_argument("--tag", help="result file name part (default: the bundle directory's name)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
@@ -171,7 +172,7 @@ def main() -> int:
         "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"curriculum-{date}.json"
+    path = args.out / f"curriculum-{args.tag or args.bundle.name}-{date}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
     return 0

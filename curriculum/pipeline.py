@@ -313,8 +313,12 @@ def build_curriculum(
             err_out.writelines(ordering.sorted_rejects())
         if jsonl_out != output_path:
             jsonl_to_parquet(jsonl_out, output_path)
+            jsonl_out.unlink()
 
     n_lines = state["next_line"] - 1
+    n_rejected = sum(ordering.reject_counts.values())
+    if n_lines != ordering.n_output + n_rejected:  # the accounting invariant; a bug if it breaks
+        raise RuntimeError(f"{n_lines} input lines but {ordering.n_output} output + {n_rejected} rejected")
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "schema_version": MANIFEST_VERSION,
@@ -353,11 +357,10 @@ def build_curriculum(
     _atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2).encode() + b"\n")
     if not keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
-    assert n_lines == ordering.n_output + sum(ordering.reject_counts.values()), "a line went missing"
     return CurriculumSummary(
         n_lines=n_lines,
         n_output=ordering.n_output,
-        n_rejected=sum(ordering.reject_counts.values()),
+        n_rejected=n_rejected,
         output=str(output_path),
         errors=str(errors_path),
         manifest=str(manifest_path),
