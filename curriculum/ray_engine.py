@@ -79,7 +79,7 @@ def ray_chunk_scorer(
             fn_constructor_kwargs={"bundle": str(bundle), "options": options, "threads": threads_per_actor},
             batch_size=batch_rows,
             batch_format="pyarrow",
-            concurrency=n_actors,
+            compute=ray.data.ActorPoolStrategy(size=n_actors),
             num_cpus=threads_per_actor,
         )
         results: list[bytes | str] = []
