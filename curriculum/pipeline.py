@@ -436,7 +436,7 @@ class _Ordering:
             for raw in _iter_lines(rows):
                 row = ScoredRow.parse(raw)
                 meta = row.meta
-                values = {"human_likeness": meta["h"], "quality": meta["q"], **_without_score(meta["m"])}
+                values = _stat_values(meta)
                 self.corpus_by_group.add(meta["group"], values)
                 if meta["label"] is not None:
                     self.corpus_by_label.add(meta["label"], values)
@@ -446,21 +446,17 @@ class _Ordering:
                     kind = "exact" if opts.scoring.dedup.mode == "exact" else "near"
                     self._reject(row.line, f"{kind} duplicate of line {next_dup[1]}", "dedup", "duplicate")
                     continue
-                if opts.min_human_likeness is not None and meta["h"] < opts.min_human_likeness:
-                    self._reject(
-                        row.line,
-                        f"human_likeness {meta['h']:.4f} below {opts.min_human_likeness}",
-                        "filter",
-                        "below_min_human_likeness",
+                below = [
+                    (name, value, floor)
+                    for name, value, floor in (
+                        ("human_likeness", meta["h"], opts.min_human_likeness),
+                        ("quality", meta["q"], opts.min_quality),
                     )
-                    continue
-                if opts.min_quality is not None and meta["q"] < opts.min_quality:
-                    self._reject(
-                        row.line,
-                        f"quality {meta['q']:.4f} below {opts.min_quality}",
-                        "filter",
-                        "below_min_quality",
-                    )
+                    if floor is not None and value < floor
+                ]
+                if below:
+                    name, value, floor = below[0]
+                    self._reject(row.line, f"{name} {value:.4f} below {floor}", "filter", f"below_min_{name}")
                     continue
                 score = opts.within_generator_score(meta["h"], meta["q"])
                 group_hash = hashlib.blake2b(meta["group"].encode(), digest_size=8).digest()
@@ -510,7 +506,7 @@ class _Ordering:
                 continue
             stage = (position - 1) * opts.stages // self.n_output
             meta = row.meta
-            values = {"human_likeness": meta["h"], "quality": meta["q"], **_without_score(meta["m"])}
+            values = _stat_values(meta)
             self.output_by_group.add(meta["group"], values)
             self._stage_stats.add(str(stage), values)
             self._stage_groups.setdefault(stage, Counter())[meta["group"]] += 1
@@ -543,5 +539,7 @@ class _Ordering:
         return out
 
 
-def _without_score(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in metrics.items() if k != "score"}
+def _stat_values(meta: dict[str, Any]) -> dict[str, Any]:
+    """What the group statistics average for one row: its scores and its metrics."""
+    metrics = {k: v for k, v in meta["m"].items() if k != "score"}
+    return {"human_likeness": meta["h"], "quality": meta["q"], **metrics}

@@ -229,8 +229,8 @@ def test_filters_caps_dedup_and_top_fraction(detector: Detector, corpus_input: P
 
 
 def test_parquet_in_and_out(detector: Detector, corpus_input: Path, tmp_path: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     good = [
         json.loads(line) for line in corpus_input.read_bytes().splitlines()[:60] if line.startswith(b'{"id"')
@@ -300,9 +300,9 @@ def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path,
 
 
 def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import ray
 
     from curriculum.ray_engine import ray_chunk_scorer
 
