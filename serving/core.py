@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,15 +82,39 @@ class RankResult:
     model_id: str
 
 
-@dataclass
+@dataclass(eq=False)
 class ServedModel:
-    """A loaded, warmed detector with its own batcher; replaced whole on reload."""
+    """A loaded, warmed detector with its own batcher; replaced whole on reload.
+
+    A request holds the model it started on (:meth:`in_use`) from admission to its scores, across
+    its awaits (tokenizing, batching). :meth:`retire` waits for those requests before it stops the
+    batcher, so a reload or a drain never closes a batcher under a request that has yet to reach it.
+    """
 
     detector: Detector
     batcher: MicroBatcher
     model_id: str
     loaded_at: str
     bundle: str
+    _users: int = 0
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[ServedModel]:
+        self._users += 1
+        self._idle.clear()
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                self._idle.set()
+
+    async def retire(self) -> None:
+        """Waits until no request holds this model, then finishes the batcher's queue and stops it."""
+        if self._users:
+            await self._idle.wait()
+        await self.batcher.close()
 
 
 WARM_UP_TEXTS = (
@@ -138,7 +162,7 @@ class ScoringCore:
         """Finishes admitted work and stops the batcher (after :meth:`begin_drain`)."""
         self.begin_drain()
         if self._model is not None:
-            await self._model.batcher.close()
+            await self._model.retire()
         self._prep.shutdown(wait=True)
 
     async def _load(self, bundle: str) -> ServedModel:
@@ -190,7 +214,7 @@ class ScoringCore:
                 raise ReloadRefused(f"reload refused, still serving the previous model: {e}") from e
             self._model = new
             self.metrics.reloads.labels("loaded").inc()
-            await old.batcher.close()  # its admitted requests finish first
+            await old.retire()  # the requests that started on it finish on it
             return self.model_info()
 
     # -- requests --------------------------------------------------------------------------------
@@ -264,22 +288,22 @@ class ScoringCore:
         Raises:
             InvalidRequest, Overloaded, ShuttingDown, DeadlineExceeded.
         """
-        model = self.model
-        self.check_texts(texts, model)
         timeout = (
             min(timeout_s, self.config.request_timeout_s) if timeout_s else self.config.request_timeout_s
         )
-        if timeout <= 0:
-            raise DeadlineExceeded("the deadline passed before the request was scored")
-        with self._admit(len(texts), model):
-            try:
-                async with asyncio.timeout(timeout):
-                    loop = asyncio.get_running_loop()
-                    spans = await loop.run_in_executor(self._prep, model.detector.windows, texts)
-                    logits = await model.batcher.run(texts, spans)
-            except TimeoutError:
-                raise DeadlineExceeded(f"not scored within the deadline of {timeout:g} s") from None
-            scores = model.detector.score_windows(spans, logits, len(texts), windows=windows)
+        with self.model.in_use() as model:  # held until the scores are out: see ServedModel.retire
+            self.check_texts(texts, model)
+            if timeout <= 0:
+                raise DeadlineExceeded("the deadline passed before the request was scored")
+            with self._admit(len(texts), model):
+                try:
+                    async with asyncio.timeout(timeout):
+                        loop = asyncio.get_running_loop()
+                        spans = await loop.run_in_executor(self._prep, model.detector.windows, texts)
+                        logits = await model.batcher.run(texts, spans)
+                except TimeoutError:
+                    raise DeadlineExceeded(f"not scored within the deadline of {timeout:g} s") from None
+                scores = model.detector.score_windows(spans, logits, len(texts), windows=windows)
         self.metrics.texts_scored.inc(len(texts))
         return ScoreResult(scores, model.model_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import queue
 import shutil
@@ -20,6 +21,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from detector import Detector
 from humanlike.v1 import humanlike_pb2 as pb
 from serving.config import ServeConfig
+from serving.core import ScoringCore
+from serving.metrics import ServerMetrics
 from tests.servers import Server
 from training.schema import CorpusRecord
 
@@ -397,6 +400,36 @@ def test_reload_swaps_models_and_refuses_a_bad_bundle(
         s.signal(signal.SIGHUP)
         assert s.wait_for("reloaded")["model_id"] == swapped.json()["model_id"]
         assert client.get("/v1/model").json()["kind"] == "transformer"
+
+
+def test_a_request_between_admission_and_the_batcher_finishes_on_the_model_it_started_on(
+    bundle: Path, transformer_bundles: Path
+) -> None:
+    """The window the reload test above can only hit by chance (CI hit it once: a 500, the old
+    batcher closed under a request still tokenizing), opened on purpose: the tokenizing threads are
+    held, so the request is admitted on the old model while the new one is swapped in."""
+
+    async def scenario() -> tuple[str, str, str]:
+        core = ScoringCore(ServeConfig(bundle=str(bundle), threads=1), ServerMetrics())
+        await core.start()
+        first = core.model.model_id
+        gate = threading.Event()
+        held = [core._prep.submit(gate.wait) for _ in range(2)]  # both tokenizing threads
+        request = asyncio.create_task(core.score(["admitted before the swap"]))
+        await asyncio.sleep(0)  # the request takes the old model and queues for tokenizing
+        reload = asyncio.create_task(core.reload(str(transformer_bundles / "int8")))
+        while core.model.model_id == first and not reload.done():
+            await asyncio.sleep(0.01)
+        gate.set()
+        scored = await request
+        swapped = await reload
+        await core.close()
+        assert all(h.done() for h in held)
+        return first, scored.model_id, swapped.model_id
+
+    first, scored_on, swapped = asyncio.run(scenario())
+    assert swapped != first
+    assert scored_on == first
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(bundle: Path) -> None:
