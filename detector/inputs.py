@@ -3,9 +3,10 @@
 The runtime scores *windows*, not texts. A window is a span of one text that the graph reads at once:
 
 - n-gram bundles read a whole text as one window (the graph takes any length);
-- transformer bundles read at most ``max_tokens`` tokens; a longer text becomes overlapping windows,
-  cut by the ``tokenizers`` library's own truncation-with-overflow (``stride`` = tokens shared by
-  consecutive windows), exactly as training cut them.
+- transformer and zero-shot bundles read at most ``max_tokens`` tokens; a longer text becomes
+  overlapping windows, cut by the ``tokenizers`` library's own truncation-with-overflow (``stride`` =
+  tokens shared by consecutive windows), exactly as training cut them;
+- hybrid bundles read the LM's windows, and their encoder reads each window's character span too.
 
 Each window knows its character span in the text (so a caller can see which part of a document reads
 as LLM-written) and its ``size``, the quantity that batches are capped by: tokens for the transformer,
@@ -94,6 +95,44 @@ class TokenWindows:
         for row, w in enumerate(windows):
             mask[row, : len(w.ids)] = 1
         return {"input_ids": ids, "attention_mask": mask}
+
+
+class HybridWindows:
+    """The LM's token windows, each also read by an encoder through its own tokenizer.
+
+    The windows are the LM tokenizer's (:class:`TokenWindows`); the encoder reads the same character
+    span of the text, cut at ``encoder_max_tokens`` of its tokens. The graph takes both:
+    ``input_ids``/``attention_mask`` and ``encoder_input_ids``/``encoder_attention_mask``.
+    """
+
+    def __init__(
+        self,
+        tokenizer_file: Path,
+        encoder_tokenizer_file: Path,
+        max_tokens: int,
+        overlap: int,
+        encoder_max_tokens: int,
+    ) -> None:
+        self._lm = TokenWindows(tokenizer_file, max_tokens, overlap)
+        self._encoder = Tokenizer.from_file(str(encoder_tokenizer_file))
+        self._encoder.no_padding()
+        self._encoder.enable_truncation(max_length=encoder_max_tokens)
+        self.max_tokens = max_tokens
+
+    def windows(self, texts: Sequence[str]) -> list[Window]:
+        return self._lm.windows(texts)
+
+    def feed(self, texts: Sequence[str], windows: Sequence[Window]) -> dict[str, np.ndarray]:
+        feed = self._lm.feed(texts, windows)
+        spans = [texts[w.text_index][w.start : w.end] for w in windows]
+        encoded = self._encoder.encode_batch(spans)
+        ids = pad([np.asarray(e.ids, dtype=np.int64) for e in encoded])
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encoded):
+            mask[row, : len(e.ids)] = 1
+        feed["encoder_input_ids"] = ids
+        feed["encoder_attention_mask"] = mask
+        return feed
 
 
 def _char_span(window: Encoding) -> tuple[int, int]:

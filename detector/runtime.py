@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from detector.bundle import (
+    ENCODER_TOKENIZER_FILE,
     FEATURES_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -23,7 +24,7 @@ from detector.bundle import (
     read_bundle,
 )
 from detector.features import NgramFeatureSpec, NgramFeaturizer
-from detector.inputs import InputEncoder, NgramWindows, TokenWindows, Window
+from detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -167,10 +168,20 @@ class Detector:
         self.manifest: BundleManifest = manifest
         self._inputs: InputEncoder
         if manifest.windows is not None:
-            self._inputs = TokenWindows(
-                root / TOKENIZER_FILE, manifest.windows.max_tokens, manifest.windows.overlap
-            )
-            default_cap = 64 * manifest.windows.max_tokens
+            spec = manifest.windows
+            if spec.encoder_max_tokens is not None:
+                self._inputs = HybridWindows(
+                    root / TOKENIZER_FILE,
+                    root / ENCODER_TOKENIZER_FILE,
+                    spec.max_tokens,
+                    spec.overlap,
+                    spec.encoder_max_tokens,
+                )
+            else:
+                self._inputs = TokenWindows(root / TOKENIZER_FILE, spec.max_tokens, spec.overlap)
+            # An LM graph holds [batch, tokens, vocabulary] floats (49k-word vocabulary: 200 KB a token):
+            # 8 windows a batch keep that near 200 MB; an encoder's activations are far smaller.
+            default_cap = (64 if manifest.kind == "transformer" else 8) * spec.max_tokens
         else:
             featurizer = NgramFeaturizer(
                 NgramFeatureSpec.model_validate_json((root / FEATURES_FILE).read_bytes())

@@ -94,12 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser(
         "train",
-        help="train a detector: the n-gram baseline (writes a bundle) or the transformer (writes a "
-        "checkpoint for `humanlike export`)",
+        help="train a detector: the n-gram baseline or the hybrid (write a bundle), or the transformer "
+        "(writes a checkpoint for `humanlike export`)",
     )
     _corpus_arg(train)
     train.add_argument(
-        "--model", choices=["ngram", "transformer"], default="ngram", help="which detector (default ngram)"
+        "--model",
+        choices=["ngram", "transformer", "hybrid"],
+        default="ngram",
+        help="which detector (default ngram); hybrid: LM statistics + encoder embedding, trained on "
+        "--sample records (default 3000: the LM reads every text, about 0.3 s each on 2 cores)",
     )
     train.add_argument(
         "--out", type=Path, required=True, help="bundle (ngram) or checkpoint (transformer) directory"
@@ -112,6 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
     _transformer_args(train)
     _mapping_args(train)
+
+    zs = sub.add_parser(
+        "zero-shot-bundle",
+        help="build a zero-shot bundle from the packaged LM alone (Fast-DetectGPT criterion)",
+        description="Exports SmolLM2-135M's forward pass and the zero-shot statistics to one ONNX graph. "
+        "When labelled texts are found (--corpus, $HUMANLIKE_DATA or ../shared/corpus), a grouped sample "
+        "of them calibrates it (Platt scaling, thresholds at 1%% and 5%% FPR on its human texts); "
+        "otherwise the bundle is uncalibrated and has no thresholds.",
+    )
+    zs.add_argument("--out", type=Path, required=True, help="bundle directory to write")
+    _corpus_arg(zs)
+    zs.add_argument("--no-calibration", action="store_true", help="do not look for labelled texts")
+    zs.add_argument(
+        "--calibration-size", type=int, default=400, help="labelled texts to calibrate on (default 400)"
+    )
+    zs.add_argument("--seed", type=int, default=0)
+    zs.add_argument("--no-progress", action="store_true")
+    _mapping_args(zs)
 
     export = sub.add_parser(
         "export", help="export a transformer checkpoint as calibrated fp32 and int8 ONNX bundles"
@@ -176,10 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--no-progress", action="store_true")
     cv.add_argument(
         "--model",
-        choices=["ngram", "transformer"],
+        choices=["ngram", "transformer", "zero-shot", "encoder", "hybrid"],
         nargs="+",
         default=["ngram"],
-        help="models to refit per fold, side by side on the same test texts (default ngram)",
+        help="models to refit per fold, side by side on the same test texts (default ngram); "
+        "zero-shot, encoder and hybrid read LM features computed once per record: use --sample",
     )
     cv.add_argument(
         "--max-test-texts", type=int, help="score a grouped sample of about N test texts per fold"
@@ -366,16 +389,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_transformer(args)
     from training.metrics import format_table
     from training.train import train_baseline_bundle
+    from training.zeroshot import train_hybrid_bundle
 
     paths = _corpus_paths(args.corpus)
-    manifest = train_baseline_bundle(
+    train_bundle = train_hybrid_bundle if args.model == "hybrid" else train_baseline_bundle
+    default_sample = 3000 if args.model == "hybrid" else None
+    manifest = train_bundle(
         paths,
         args.out,
         seed=args.seed,
         holdout_fraction=args.holdout,
         calibration_fraction=args.calibration,
         mapping=_mapping(args),
-        sample_size=args.sample,
+        sample_size=args.sample or default_sample,
         progress=not args.no_progress,
     )
     holdout = manifest.metrics["holdout"]
@@ -413,6 +439,36 @@ def _train_transformer(args: argparse.Namespace) -> int:
         f"{t['best_step']} ({t['stopped_because']}); {t['timings']}\n"
         f"next: humanlike export {args.out} --out BUNDLES"
     )
+    return EXIT_OK
+
+
+def cmd_zero_shot_bundle(args: argparse.Namespace) -> int:
+    from training.zeroshot import build_zero_shot_bundle
+
+    paths: list[str] | None = None
+    if not args.no_calibration:
+        try:
+            paths = _corpus_paths(args.corpus)
+        except FileNotFoundError as e:
+            print(
+                f"no labelled texts to calibrate on ({e}): the bundle will have no thresholds",
+                file=sys.stderr,
+            )
+    manifest = build_zero_shot_bundle(
+        args.out,
+        corpus_paths=paths,
+        calibration_size=args.calibration_size,
+        seed=args.seed,
+        mapping=_mapping(args),
+        progress=not args.no_progress,
+    )
+    found = manifest.metrics.get("calibration_sample")
+    summary = (
+        f"AUROC {found['auroc']:.3f} on {found['n_human'] + found['n_llm']} calibration texts"
+        if found
+        else "uncalibrated"
+    )
+    print(f"zero-shot bundle written to {args.out} ({summary})")
     return EXIT_OK
 
 
@@ -738,6 +794,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS = {
     "corpus": cmd_corpus,
     "train": cmd_train,
+    "zero-shot-bundle": cmd_zero_shot_bundle,
     "export": cmd_export,
     "eval": cmd_eval,
     "crossval": cmd_crossval,

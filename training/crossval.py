@@ -6,6 +6,9 @@ minus the bundle's hold-out minus every group touching the held-out value, and s
 value's texts against human texts (see :func:`training.splits.leave_one_out`). With several models,
 every model of a fold is scored on the same test texts.
 
+The LM-based models (``zero-shot``, ``encoder``, ``hybrid``, see :data:`LM_MODELS`) read features computed
+once for every record; a fold refits only their logistic regression on its training records.
+
 The transformer fold fine-tunes with the given :class:`~training.transformer.TransformerConfig`
 (usually a smaller budget than the full run) and scores whole texts window by window in PyTorch,
 exactly as the exported graph would (the parity test holds the two together).
@@ -31,8 +34,15 @@ from training.train import labels_of, make_splits, texts_of
 
 if TYPE_CHECKING:
     from training.transformer import TransformerConfig
+    from training.zeroshot import WindowFeatureTable
 
-ModelName = Literal["ngram", "transformer"]
+ModelName = Literal["ngram", "transformer", "zero-shot", "encoder", "hybrid"]
+LM_MODELS = ("zero-shot", "encoder", "hybrid")
+"""Models scored from one table of window features (:mod:`training.zeroshot`), computed once for every
+record before the folds: the LM is the cost (about 0.2-0.5 s a window on 2 cores), so use them with a
+sample. ``zero-shot`` is the Fast-DetectGPT criterion (nothing to fit); ``encoder`` a logistic
+regression on the frozen all-MiniLM-L6-v2 embedding alone; ``hybrid`` the same on the embedding and the
+LM statistics (the ``hybrid`` bundle's model)."""
 
 
 def _fit_and_score_ngram(
@@ -59,6 +69,25 @@ def _fit_and_score_transformer(
     result = fine_tune_on_split(records, train, base, config, device, seed, progress=False)
     tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
     return text_logits(result.model, tokenizer, texts_of(records, test), device)
+
+
+def _fit_and_score_lm(
+    table: WindowFeatureTable,
+    records: Sequence[CorpusRecord],
+    train: np.ndarray,
+    test: np.ndarray,
+    name: str,
+) -> np.ndarray:
+    from training.lm_graph import FEATURES
+    from training.zeroshot import fit_window_model
+
+    if name == "zero-shot":
+        window_logits = table.features[:, 0]
+    else:
+        columns = slice(len(FEATURES), None) if name == "encoder" else None
+        model = fit_window_model(table, train, labels_of(records, train), columns)
+        window_logits = model.window_logits(table.features)
+    return np.asarray(table.text_logits(window_logits)[test])
 
 
 def crossval_report(
@@ -113,6 +142,13 @@ def crossval_report(
         "n_folds": len(splits),
         "folds": folds,
     }
+    table = None
+    if any(m in LM_MODELS for m in models):
+        from training.zeroshot import WindowFeaturizer
+
+        started = time.perf_counter()
+        table = WindowFeaturizer().table([r.text for r in records], progress)
+        report["lm_features_s"] = round(time.perf_counter() - started, 1)
     for key, split in tqdm(splits, desc="crossval", unit="fold", disable=not progress):
         test = sample_indices(records, split.test, max_test_texts, seed)
         y = labels_of(records, test)
@@ -126,6 +162,9 @@ def crossval_report(
             started = time.perf_counter()
             if name == "ngram":
                 logits = _fit_and_score_ngram(records, split.train, test, config)
+            elif name in LM_MODELS:
+                assert table is not None
+                logits = _fit_and_score_lm(table, records, split.train, test, name)
             else:
                 assert transformer_config is not None
                 logits = _fit_and_score_transformer(records, split.train, test, transformer_config, seed)

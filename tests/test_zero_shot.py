@@ -1,0 +1,214 @@
+"""The LM-based bundles: zero-shot (packaged SmolLM2, no training) and hybrid (LM statistics + encoder).
+
+Real model, real export, real ONNX Runtime: the bundles are built here from the packaged LM the way
+`humanlike zero-shot-bundle` and `humanlike train --model hybrid` build them, on a few texts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from detector import Detector
+from detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
+from detector.inputs import TokenWindows
+from tests.test_cli import humanlike
+from training.lm_graph import FEATURES, load_lm
+from training.schema import CorpusRecord
+from training.zeroshot import WindowFeaturizer, build_zero_shot_bundle, train_hybrid_bundle
+
+
+@pytest.fixture(scope="module")
+def lm() -> tuple[torch.nn.Module, object]:
+    return load_lm()
+
+
+@pytest.fixture(scope="module")
+def uncalibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built as a user on a fresh machine builds it: the command, the packaged model, no corpus."""
+    out = tmp_path_factory.mktemp("zero-shot") / "bundle"
+    result = humanlike("zero-shot-bundle", "--out", str(out), "--no-calibration", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert b"uncalibrated" in result.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def calibrated(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
+    build_zero_shot_bundle(out, corpus_paths=[str(small_corpus_file)], calibration_size=80, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_texts(small_corpus: list[CorpusRecord]) -> list[str]:
+    humans = [r.text for r in small_corpus if r.label == "human"][:3]
+    llms = [r.text for r in small_corpus if r.label == "llm"][:3]
+    return humans + llms
+
+
+def _lm_feed(bundle: Path, texts: list[str]) -> dict[str, np.ndarray]:
+    _, manifest = read_bundle(bundle)
+    assert manifest.windows is not None
+    inputs = TokenWindows(bundle / TOKENIZER_FILE, manifest.windows.max_tokens, manifest.windows.overlap)
+    return inputs.feed(texts, inputs.windows(texts))
+
+
+def test_onnx_logits_match_pytorch_on_real_texts(
+    uncalibrated: Path, lm: tuple, real_texts: list[str]
+) -> None:
+    model, _ = lm
+    feed = _lm_feed(uncalibrated, real_texts)
+    session = ort.InferenceSession(str(uncalibrated / MODEL_FILE), providers=["CPUExecutionProvider"])
+    (onnx_logits,) = session.run(["lm_logits"], feed)
+    with torch.inference_mode():
+        torch_logits = model(
+            input_ids=torch.from_numpy(feed["input_ids"]),
+            attention_mask=torch.from_numpy(feed["attention_mask"]),
+            use_cache=False,
+        ).logits.numpy()
+    real = feed["attention_mask"].astype(bool)  # padded positions are never read
+    diff = float(np.abs(onnx_logits - torch_logits)[real].max())
+    print(f"ONNX vs PyTorch LM logits, {int(real.sum())} tokens: max |diff| {diff:.2e}")
+    assert onnx_logits.shape == torch_logits.shape
+    assert diff < 1e-3
+
+
+def _fast_detectgpt(logits: np.ndarray, ids: np.ndarray, n: int) -> float:
+    """The criterion written out in NumPy, from the LM's logits of one window of n tokens."""
+    z = logits[: n - 1].astype(np.float64)
+    log_p = z - z.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    p = np.exp(log_p)
+    ll = log_p[np.arange(n - 1), ids[1:n]]
+    mean = (p * log_p).sum(-1)
+    var = (p * log_p**2).sum(-1) - mean**2
+    return float((ll.sum() - mean.sum()) / np.sqrt(var.sum()))
+
+
+def test_the_runtime_computes_fast_detectgpt_from_the_logits(
+    uncalibrated: Path, lm: tuple, real_texts: list[str]
+) -> None:
+    model, _ = lm
+    texts = [t[:300] for t in real_texts]  # one window each
+    feed = _lm_feed(uncalibrated, texts)
+    assert len(feed["input_ids"]) == len(texts)
+    with torch.inference_mode():
+        logits = model(input_ids=torch.from_numpy(feed["input_ids"]), use_cache=False).logits.numpy()
+    lengths = feed["attention_mask"].sum(1)
+    expected = [_fast_detectgpt(logits[i], feed["input_ids"][i], int(lengths[i])) for i in range(len(texts))]
+    detector = Detector(uncalibrated, device="cpu")
+    assert detector.llm_logits(texts) == pytest.approx(expected, abs=2e-3)
+
+
+def test_a_bundle_built_without_a_corpus_scores_and_says_it_is_uncalibrated(
+    uncalibrated: Path, real_texts: list[str]
+) -> None:
+    _, manifest = read_bundle(uncalibrated)
+    assert manifest.kind == "zero-shot" and manifest.thresholds == []
+    assert manifest.corpus.n_records == 0
+    assert manifest.calibration.fitted_on.startswith("none")
+    scores = Detector(uncalibrated, device="cpu").score_texts(real_texts)
+    assert all(0.0 < s.p_llm < 1.0 and s.flagged == {} for s in scores)
+    assert manifest.training["features"] == list(FEATURES)
+
+
+def test_a_calibrated_bundle_has_thresholds_at_1_and_5_percent_fpr(
+    calibrated: Path, real_texts: list[str]
+) -> None:
+    _, manifest = read_bundle(calibrated)
+    assert [t.target_fpr for t in manifest.thresholds] == [0.01, 0.05]
+    for t in manifest.thresholds:
+        assert t.measured_fpr <= t.target_fpr and t.n_human > 10
+    assert manifest.calibration.slope != 1.0  # fitted, not the default
+    metrics = manifest.metrics["calibration_sample"]
+    assert metrics["n_human"] == manifest.thresholds[0].n_human and metrics["n_llm"] > 10
+    scores = Detector(calibrated, device="cpu").score_texts(real_texts)
+    assert all(set(s.flagged) == {"0.01", "0.05"} for s in scores)
+
+
+def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(uncalibrated, broken)
+    with (broken / MODEL_FILE).open("r+b") as f:
+        f.seek(1000)
+        f.write(b"\x00" * 16)
+    with pytest.raises(BundleError, match=r"model\.onnx does not match its checksum"):
+        Detector(broken, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def hybrid(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("hybrid") / "bundle"
+    train_hybrid_bundle([str(small_corpus_file)], out, sample_size=160, progress=False)
+    return out
+
+
+def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
+    hybrid: Path, real_texts: list[str]
+) -> None:
+    _, manifest = read_bundle(hybrid)
+    assert manifest.kind == "hybrid" and manifest.windows is not None
+    assert manifest.windows.encoder_max_tokens is not None
+    assert manifest.metrics["holdout"]["all"]["n_human"] > 0
+    detector = Detector(hybrid, device="cpu")
+    session = detector._session  # one graph, both models: the LM's and the encoder's inputs
+    assert {i.name for i in session.get_inputs()} == {
+        "input_ids",
+        "attention_mask",
+        "encoder_input_ids",
+        "encoder_attention_mask",
+    }
+    # The same features in PyTorch, through the runtime's own window encoder, then the graph's head.
+    table = WindowFeaturizer().table(real_texts, progress=False)
+    features = [o.name for o in session.get_outputs()]
+    assert features == ["llm_logit", "features"]
+    onnx_features = np.concatenate(
+        [
+            session.run(["features"], detector._inputs.feed(real_texts, [w]))[0]
+            for w in detector.windows(real_texts)
+        ]
+    )
+    assert np.abs(onnx_features - table.features).max() < 1e-3
+    training = json.loads((hybrid / "bundle.json").read_text())["training"]
+    assert training["features"][: len(FEATURES)] == list(FEATURES)
+    scores = detector.score_texts(real_texts)
+    assert all(set(s.flagged) == {"0.01", "0.05"} for s in scores)
+
+
+def test_crossval_puts_the_lm_models_side_by_side(small_corpus_file: Path, tmp_path: Path) -> None:
+    report_path = tmp_path / "cv.json"
+    result = humanlike(
+        "crossval",
+        "--corpus",
+        str(small_corpus_file),
+        "--sample",
+        "200",
+        "--by",
+        "generator",
+        "--only",
+        "gpt-3(per paper)",
+        "--model",
+        "ngram",
+        "zero-shot",
+        "encoder",
+        "hybrid",
+        "--json",
+        str(report_path),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    (fold,) = report["folds"]
+    assert report["lm_features_s"] > 0
+    for name in ("ngram", "zero-shot", "encoder", "hybrid"):
+        assert fold[name]["n_human"] == fold["n_human"] and fold[name]["n_llm"] == fold["n_llm"]
+        assert 0.0 <= fold[name]["auroc"] <= 1.0
+    assert fold["encoder"]["auroc"] != fold["hybrid"]["auroc"]  # the LM statistics changed the model

