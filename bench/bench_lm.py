@@ -28,6 +28,10 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from detector import Detector
 
 THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -52,8 +56,6 @@ def main() -> int:
     from bench_baseline import cpu_model
 
     from detector import Detector
-    from detector.bundle import MODEL_FILE
-    from detector.runtime import plan_batches
     from training.corpus import resolve_corpus_paths, sample
     from training.readers import load_corpus
 
@@ -84,7 +86,7 @@ def main() -> int:
             "windows_per_s": round(n_windows / best[name], 2),
         }
         if d.manifest.kind in ("zero-shot", "hybrid"):
-            entry["time_shares"] = _profile(d, texts, args.threads, ort, np, plan_batches, MODEL_FILE)
+            entry["time_shares"] = _profile(d, texts, args.threads)
         results[name] = entry
 
     report = {
@@ -105,8 +107,13 @@ def main() -> int:
     return 0
 
 
-def _profile(detector, texts, threads, ort, np, plan_batches, model_file):  # type: ignore[no-untyped-def]
+def _profile(detector: Detector, texts: list[str], threads: int) -> dict[str, object]:
     """One profiled pass: shares of wall time by part of the graph, and outside it."""
+    import onnxruntime as ort
+
+    from detector.bundle import MODEL_FILE
+    from detector.runtime import plan_batches
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -114,7 +121,7 @@ def _profile(detector, texts, threads, ort, np, plan_batches, model_file):  # ty
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(
-            str(detector.path / model_file), sess_options=options, providers=["CPUExecutionProvider"]
+            str(detector.path / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
         )
         started = time.perf_counter()
         windows = detector.windows(texts)

@@ -168,8 +168,7 @@ def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
     }
     # The same features in PyTorch, through the runtime's own window encoder, then the graph's head.
     table = WindowFeaturizer().table(real_texts, progress=False)
-    features = [o.name for o in session.get_outputs()]
-    assert features == ["llm_logit", "features"]
+    assert [o.name for o in session.get_outputs()] == ["llm_logit", "features"]
     onnx_features = np.concatenate(
         [
             session.run(["features"], detector._inputs.feed(real_texts, [w]))[0]

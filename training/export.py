@@ -41,6 +41,7 @@ from detector.bundle import (
     BundleManifest,
     Calibration,
     CorpusFingerprint,
+    ModelKind,
     Precision,
     SplitSpec,
     WindowSpec,
@@ -140,6 +141,50 @@ def build_graphs(model: PreTrainedModel, precisions: Sequence[Precision]) -> dic
     return graphs
 
 
+def draft_manifest(
+    kind: ModelKind,
+    windows: WindowSpec | None,
+    corpus: CorpusFingerprint,
+    split: SplitSpec,
+    precision: Precision = "fp32",
+) -> BundleManifest:
+    """A bundle's manifest before calibration: enough for the runtime to load and score its graph."""
+    return BundleManifest(
+        kind=kind,
+        precision=precision,
+        max_length=MAX_TEXT_CHARS,
+        windows=windows,
+        calibration=Calibration(fitted_on="uncalibrated draft"),
+        thresholds=[],
+        corpus=corpus,
+        split=split,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        humanlike_version=version("humanlike"),
+    )
+
+
+def score_draft(
+    draft: BundleManifest,
+    files: dict[str, bytes],
+    parts: dict[str, list[str]],
+    *,
+    threads: int | None = None,
+    progress: bool = True,
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
+    """Raw text logits of each named list of texts, from the draft bundle run by the runtime itself.
+
+    Calibration and evaluation score through here, so they hold for exactly what users run.
+    ``chunk`` is texts per progress step (the runtime plans its own batches).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        detector = Detector(write_bundle(Path(tmp) / "draft", draft, files), device="cpu", threads=threads)
+        return {
+            name: _logits(detector, texts, f"{draft.kind} {draft.precision}: {name}", progress, chunk)
+            for name, texts in parts.items()
+        }
+
+
 def export_bundles(
     checkpoint: str | Path,
     corpus_paths: Sequence[str],
@@ -182,31 +227,21 @@ def export_bundles(
 
     written: dict[Precision, BundleManifest] = {}
     for precision, graph in graphs.items():
-        draft = BundleManifest(
-            kind="transformer",
-            precision=precision,
-            max_length=MAX_TEXT_CHARS,
-            windows=windows,
-            calibration=Calibration(fitted_on="uncalibrated draft"),
-            thresholds=[],
-            corpus=trained_on,
-            split=split,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            humanlike_version=version("humanlike"),
-        )
+        draft = draft_manifest("transformer", windows, trained_on, split, precision)
         files = {MODEL_FILE: graph, TOKENIZER_FILE: tokenizer}
-        with tempfile.TemporaryDirectory() as tmp:
-            detector = Detector(
-                write_bundle(Path(tmp) / "draft", draft, files), device="cpu", threads=threads
-            )
-            t = time.perf_counter()
-            cal_logits = _logits(
-                detector, texts_of(records, splits.calibration), f"{precision}: calibration", progress
-            )
-            hold_logits = _logits(
-                detector, texts_of(records, splits.holdout), f"{precision}: hold-out", progress
-            )
-            score_s = time.perf_counter() - t
+        t = time.perf_counter()
+        scored = score_draft(
+            draft,
+            files,
+            {
+                "calibration": texts_of(records, splits.calibration),
+                "hold-out": texts_of(records, splits.holdout),
+            },
+            threads=threads,
+            progress=progress,
+        )
+        cal_logits, hold_logits = scored["calibration"], scored["hold-out"]
+        score_s = time.perf_counter() - t
         y_cal = labels_of(records, splits.calibration)
         calibration = fit_platt(cal_logits, y_cal, fitted_on=f"calibration split ({len(y_cal)} texts)")
         thresholds = thresholds_at_fpr(calibration.apply(cal_logits)[y_cal == 0])

@@ -48,6 +48,17 @@ class TrainSplits:
     calibration: np.ndarray
     holdout: np.ndarray
 
+    def spec(self, seed: int, holdout_fraction: float, calibration_fraction: float) -> SplitSpec:
+        """The manifest's record of these splits (with the corpus fingerprint, enough to rebuild them)."""
+        return SplitSpec(
+            seed=seed,
+            holdout_fraction=holdout_fraction,
+            calibration_fraction=calibration_fraction,
+            n_train=len(self.train),
+            n_calibration=len(self.calibration),
+            n_holdout=len(self.holdout),
+        )
+
 
 def make_splits(
     records: Sequence[CorpusRecord], seed: int, holdout_fraction: float, calibration_fraction: float
@@ -145,14 +156,7 @@ def train_baseline_bundle(
         calibration=calibration,
         thresholds=thresholds,
         corpus=corpus,
-        split=SplitSpec(
-            seed=seed,
-            holdout_fraction=holdout_fraction,
-            calibration_fraction=calibration_fraction,
-            n_train=len(splits.train),
-            n_calibration=len(splits.calibration),
-            n_holdout=len(splits.holdout),
-        ),
+        split=splits.spec(seed, holdout_fraction, calibration_fraction),
         metrics=metrics,
         training={
             "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)",

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from detector.bundle import CorpusFingerprint, SplitSpec
+from detector.bundle import CorpusFingerprint
 from detector.runtime import usable_cores
 from training.corpus import sample_indices
 from training.readers import FieldMapping
@@ -395,14 +395,7 @@ def _checkpoint_meta(
     calibration_fraction: float,
     result: FineTuneResult,
 ) -> dict[str, Any]:
-    split = SplitSpec(
-        seed=seed,
-        holdout_fraction=holdout_fraction,
-        calibration_fraction=calibration_fraction,
-        n_train=len(splits.train),
-        n_calibration=len(splits.calibration),
-        n_holdout=len(splits.holdout),
-    )
+    split = splits.spec(seed, holdout_fraction, calibration_fraction)
     return {
         "format": "humanlike-transformer-checkpoint",
         "base_model": base.name if base.name != "model" else base.parent.name,

@@ -22,8 +22,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +38,14 @@ from detector.bundle import (
     BundleManifest,
     Calibration,
     CorpusFingerprint,
-    ModelKind,
     SplitSpec,
     WindowSpec,
     write_bundle,
 )
 from detector.inputs import HybridWindows, Window
-from detector.runtime import Detector, aggregate_windows, plan_batches
+from detector.runtime import aggregate_windows, plan_batches
 from training.calibration import fit_platt, thresholds_at_fpr
+from training.export import draft_manifest, score_draft
 from training.lm_graph import (
     FEATURES,
     HybridGraph,
@@ -60,7 +58,7 @@ from training.lm_graph import (
 from training.metrics import binary_metrics, evaluate_scores
 from training.readers import FieldMapping
 from training.schema import CorpusRecord
-from training.train import MAX_TEXT_CHARS, labels_of, make_splits, read_training_corpus, texts_of
+from training.train import labels_of, make_splits, read_training_corpus, texts_of
 
 log = logging.getLogger("humanlike.zeroshot")
 
@@ -91,45 +89,6 @@ def export_graph(module: torch.nn.Module, inputs: Sequence[str], outputs: Sequen
             dynamo=False,
         )
         return path.read_bytes()
-
-
-def _draft_manifest(
-    kind: ModelKind, windows: WindowSpec, corpus: CorpusFingerprint, split: SplitSpec
-) -> BundleManifest:
-    return BundleManifest(
-        kind=kind,
-        max_length=MAX_TEXT_CHARS,
-        windows=windows,
-        calibration=Calibration(fitted_on="uncalibrated draft"),
-        thresholds=[],
-        corpus=corpus,
-        split=split,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        humanlike_version=version("humanlike"),
-    )
-
-
-def _score_draft(
-    draft: BundleManifest,
-    files: dict[str, bytes],
-    texts: Sequence[list[str]],
-    threads: int | None,
-    progress: bool,
-) -> list[np.ndarray]:
-    """Raw text logits of each list of texts, from the exported graph run by the runtime."""
-    with tempfile.TemporaryDirectory() as tmp:
-        detector = Detector(write_bundle(Path(tmp) / "draft", draft, files), device="cpu", threads=threads)
-        out = []
-        for part in texts:
-            logits = np.empty(len(part))
-            with tqdm(
-                total=len(part), desc=f"{draft.kind}: scoring", unit="text", disable=not progress
-            ) as bar:
-                for start in range(0, len(part), 32):
-                    logits[start : start + 32] = detector.llm_logits(part[start : start + 32])
-                    bar.update(len(part[start : start + 32]))
-            out.append(logits)
-        return out
 
 
 def build_zero_shot_bundle(
@@ -168,7 +127,7 @@ def build_zero_shot_bundle(
         split = SplitSpec(
             seed=seed, holdout_fraction=0, calibration_fraction=0, n_train=0, n_calibration=0, n_holdout=0
         )
-        manifest = _draft_manifest("zero-shot", windows, empty, split).model_copy(
+        manifest = draft_manifest("zero-shot", windows, empty, split).model_copy(
             update={
                 "calibration": Calibration(
                     fitted_on="none: no labelled texts were given; p_llm = sigmoid(criterion), no thresholds"
@@ -189,9 +148,11 @@ def build_zero_shot_bundle(
         n_calibration=len(records),
         n_holdout=0,
     )
-    draft = _draft_manifest("zero-shot", windows, corpus, split)
+    draft = draft_manifest("zero-shot", windows, corpus, split)
     t = time.perf_counter()
-    (logits,) = _score_draft(draft, files, [[r.text for r in records]], threads, progress)
+    logits = score_draft(
+        draft, files, {"calibration": [r.text for r in records]}, threads=threads, progress=progress, chunk=32
+    )["calibration"]
     y = np.array([r.label == "llm" for r in records], dtype=int)
     calibration = fit_platt(logits, y, fitted_on=f"grouped sample of the corpus ({len(y)} texts)")
     thresholds = thresholds_at_fpr(calibration.apply(logits)[y == 0])
@@ -349,23 +310,18 @@ def train_hybrid_bundle(
     graph = export_graph(graph_module, GRAPH_INPUTS, ["llm_logit", "features"])
     timings["export_s"] = time.perf_counter() - t
     files = {MODEL_FILE: graph, **featurizer.tokenizer_files()}
-    split = SplitSpec(
-        seed=seed,
-        holdout_fraction=holdout_fraction,
-        calibration_fraction=calibration_fraction,
-        n_train=len(splits.train),
-        n_calibration=len(splits.calibration),
-        n_holdout=len(splits.holdout),
-    )
-    draft = _draft_manifest("hybrid", featurizer.windows, corpus, split)
+    split = splits.spec(seed, holdout_fraction, calibration_fraction)
+    draft = draft_manifest("hybrid", featurizer.windows, corpus, split)
     t = time.perf_counter()
-    cal_logits, hold_logits = _score_draft(
+    scored = score_draft(
         draft,
         files,
-        [texts_of(records, splits.calibration), texts_of(records, splits.holdout)],
-        threads,
-        progress,
+        {"calibration": texts_of(records, splits.calibration), "hold-out": texts_of(records, splits.holdout)},
+        threads=threads,
+        progress=progress,
+        chunk=32,
     )
+    cal_logits, hold_logits = scored["calibration"], scored["hold-out"]
     timings["calibrate_and_evaluate_s"] = time.perf_counter() - t
     y_cal = labels_of(records, splits.calibration)
     calibration = fit_platt(cal_logits, y_cal, fitted_on=f"calibration split ({len(y_cal)} texts)")
