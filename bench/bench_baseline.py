@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import Detector
-from detector.ranking import rank_jsonl
-from detector.runtime import usable_cores
-from training.corpus import resolve_corpus_paths
-from training.readers import load_corpus
-from training.train import make_splits, train_baseline_bundle
+from humanlike.detector import Detector
+from humanlike.detector.ranking import rank_jsonl
+from humanlike.detector.runtime import usable_cores
+from humanlike.training.data.corpus import resolve_corpus_paths
+from humanlike.training.data.readers import load_corpus
+from humanlike.training.data.splits import make_splits
+from humanlike.training.models.ngram import train_ngram_bundle
 
 
 def cpu_model() -> str:
@@ -62,7 +63,7 @@ def main() -> int:
     paths = resolve_corpus_paths(args.corpus)
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-"))
     t = time.perf_counter()
-    manifest = train_baseline_bundle(paths, work / "bundle", sample_size=args.sample, progress=False)
+    manifest = train_ngram_bundle(paths, work / "bundle", sample_size=args.sample, progress=False)
     train_s = time.perf_counter() - t
 
     records, _ = load_corpus(paths)

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detector import Detector
-from detector.runtime import usable_cores
-from training.corpus import resolve_corpus_paths
+from humanlike.detector import Detector
+from humanlike.detector.runtime import usable_cores
+from humanlike.training.data.corpus import resolve_corpus_paths
 
 RSS_WRAPPER = (
     "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "

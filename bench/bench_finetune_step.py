@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from training.transformer import default_base_model
+from humanlike.training.pretrained import default_base_model
 
 CONFIGS = [(128, False), (128, True), (256, True)]
 

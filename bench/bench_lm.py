@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from detector import Detector
+    from humanlike.detector import Detector
 
 THREADS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -55,9 +55,9 @@ def main() -> int:
     import onnxruntime as ort
     from bench_baseline import cpu_model
 
-    from detector import Detector
-    from training.corpus import resolve_corpus_paths, sample
-    from training.readers import load_corpus
+    from humanlike.detector import Detector
+    from humanlike.training.data.corpus import resolve_corpus_paths, sample
+    from humanlike.training.data.readers import load_corpus
 
     records, _ = load_corpus(resolve_corpus_paths(args.corpus))
     texts = [r.text for r in sample(records, args.n_texts, args.seed)]
@@ -111,8 +111,8 @@ def _profile(detector: Detector, texts: list[str], threads: int) -> dict[str, ob
     """One profiled pass: shares of wall time by part of the graph, and outside it."""
     import onnxruntime as ort
 
-    from detector.bundle import MODEL_FILE
-    from detector.runtime import plan_batches
+    from humanlike.detector.bundle import MODEL_FILE
+    from humanlike.detector.runtime import plan_batches
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -216,10 +216,10 @@ def main() -> int:
 
     from bench_baseline import cpu_model  # bench/ is on sys.path when a bench script runs
 
-    from detector import Detector
-    from detector.runtime import usable_cores
-    from training.corpus import resolve_corpus_paths, sample
-    from training.readers import load_corpus
+    from humanlike.detector import Detector
+    from humanlike.detector.runtime import usable_cores
+    from humanlike.training.data.corpus import resolve_corpus_paths, sample
+    from humanlike.training.data.readers import load_corpus
 
     records, _ = load_corpus(resolve_corpus_paths(args.corpus))
     detector = Detector(args.bundle, device="cpu", threads=args.threads)

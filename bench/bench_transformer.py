@@ -54,11 +54,11 @@ def main() -> int:
     from bench_baseline import cpu_model  # bench/ is on sys.path when a bench script runs
     from transformers import PreTrainedTokenizerFast, pipeline
 
-    from detector import Detector
-    from detector.runtime import plan_batches
-    from training.corpus import resolve_corpus_paths, sample
-    from training.readers import load_corpus
-    from training.transformer import load_checkpoint
+    from humanlike.detector import Detector
+    from humanlike.detector.runtime import plan_batches
+    from humanlike.training.data.corpus import resolve_corpus_paths, sample
+    from humanlike.training.data.readers import load_corpus
+    from humanlike.training.models.transformer import load_checkpoint
 
     torch.set_num_threads(args.threads)
     paths = resolve_corpus_paths(args.corpus)

@@ -22,8 +22,8 @@ from typing import Any
 
 from bench_curriculum import corpus_records
 
-from curriculum.quality import format_group_table
-from training.corpus import resolve_corpus_paths
+from humanlike.curriculum.quality import format_group_table
+from humanlike.training.data.corpus import resolve_corpus_paths
 
 STRATEGIES = ("human-likeness", "quality", "mixed-generators", "combined")
 

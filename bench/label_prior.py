@@ -14,8 +14,8 @@ from collections import Counter
 
 from sklearn.metrics import roc_auc_score
 
-from training.corpus import resolve_corpus_paths
-from training.readers import load_corpus
+from humanlike.training.data.corpus import resolve_corpus_paths
+from humanlike.training.data.readers import load_corpus
 
 
 def main() -> None:

@@ -3,13 +3,13 @@
 Two phases, both streaming:
 
 1. **Score** (the slow part, checkpointed): the input is cut into chunks of ``chunk_lines`` rows; each
-   chunk is scored (:class:`curriculum.scoring.ChunkScorer`) and written to the work directory as a
+   chunk is scored (:class:`humanlike.curriculum.scoring.ChunkScorer`) and written to the work directory as a
    file of scored rows and a file of rejects, each renamed into place when complete, and then
    ``state.json`` records the chunk as done and where the next one starts. Killed at any point
    (``kill -9`` included), the same command resumes after the last recorded chunk; a chunk file
    written but not yet recorded is simply written again, with the same bytes.
 2. **Order** (disk-bound, redone in full on resume): external sorts over the chunk files
-   (:mod:`curriculum.extsort`): dedup buckets, then "by generator, best first" (per-generator
+   (:mod:`humanlike.curriculum.extsort`): dedup buckets, then "by generator, best first" (per-generator
    position, caps), then the strategy's order, then the write with positions and stages. Rejects
    (unscorable lines, duplicates, filtered rows) are sorted by line into the errors file.
 
@@ -20,7 +20,7 @@ the work directory is deleted then.
 Strategies (each breaks ties by input line, so the order is total and reproducible):
 
 - ``human-likeness``: most human-like first (the detector's calibrated ``human_likeness``);
-- ``quality``: highest :func:`curriculum.quality.quality_score` first;
+- ``quality``: highest :func:`humanlike.curriculum.quality.quality_score` first;
 - ``mixed-generators``: each generator's rows most human-like first, dealt round-robin across
   generators (generator names in byte order within a round), so that every prefix holds as many
   generators as it can, in as equal shares as it can;
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from curriculum.extsort import DEFAULT_RUN_BYTES, ExternalSorter, float_key, text_key, uint_key
-from curriculum.progress import Progress
-from curriculum.quality import MTLD_THRESHOLD, QUALITY_FORMULA, GroupStats
-from curriculum.scoring import (
+from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES, ExternalSorter, float_key, text_key, uint_key
+from humanlike.curriculum.progress import Progress
+from humanlike.curriculum.quality import QUALITY_FORMULA, GroupStats
+from humanlike.curriculum.scoring import (
     ChunkScorer,
     ScoredRow,
     ScoringOptions,
@@ -52,9 +52,10 @@ from curriculum.scoring import (
     numbered,
     reject_line,
 )
-from curriculum.sources import input_size, is_parquet, jsonl_to_parquet, read_chunks
-from detector.ranking import atomic_writer
-from detector.runtime import Detector
+from humanlike.curriculum.sources import input_size, is_parquet, jsonl_to_parquet, read_chunks
+from humanlike.detector.ranking import atomic_writer
+from humanlike.detector.runtime import Detector
+from humanlike.textstats import MTLD_THRESHOLD
 
 Strategy = Literal["human-likeness", "quality", "mixed-generators", "combined"]
 STRATEGIES: tuple[Strategy, ...] = ("human-likeness", "quality", "mixed-generators", "combined")
@@ -178,7 +179,7 @@ def _fingerprint(input_path: Path, bundle_id: str, options: CurriculumOptions) -
 
 def bundle_id(detector: Detector) -> str:
     """The bundle's identity: the digest of its checksum list (which covers every file in it)."""
-    from detector.bundle import CHECKSUM_FILE
+    from humanlike.detector.bundle import CHECKSUM_FILE
 
     return hashlib.sha256((detector.path / CHECKSUM_FILE).read_bytes()).hexdigest()
 
@@ -258,7 +259,7 @@ def build_curriculum(
         work_dir: the checkpoint directory (default ``OUTPUT.work``); a run that finds one of the same
             job there resumes from it.
         score_chunks: how chunks are scored (default: in this process; see
-            :func:`curriculum.ray_engine.ray_chunk_scorer`).
+            :func:`humanlike.curriculum.ray_engine.ray_chunk_scorer`).
         engine: recorded in the manifest.
         keep_work: keep the scored chunks after success, so that another strategy or other filters
             (same ``work_dir``, same input, bundle and scoring options) skip the scoring.

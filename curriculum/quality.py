@@ -20,7 +20,6 @@ curriculum's order can be reproduced from its manifest alone.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -29,9 +28,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from lexicalrichness import LexicalRichness
+from humanlike.textstats import lexical_stats
 
-MTLD_THRESHOLD = 0.72
 MTLD_HALF = 50.0
 # Letters only, with inner apostrophes ("don't"): the unit wordfreq's lexicon is keyed by.
 _LEXICON_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
@@ -63,25 +61,6 @@ class TextQuality:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
-
-
-def lexical_stats(text: str) -> dict[str, float]:
-    """Length and diversity of one text, words as ``lexicalrichness`` counts them.
-
-    NaN where a measure is undefined (no words, or fewer than two for bigram measures).
-    """
-    lex = LexicalRichness(text)
-    words = lex.wordlist
-    bigrams = list(itertools.pairwise(words))
-    repeated = sum(c - 1 for c in Counter(bigrams).values())
-    return {
-        "chars": float(len(text)),
-        "words": float(len(words)),
-        "ttr": lex.ttr if words else math.nan,
-        "mtld": lex.mtld(threshold=MTLD_THRESHOLD) if words else math.nan,
-        "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else math.nan,
-        "repetition": repeated / len(bigrams) if bigrams else math.nan,
-    }
 
 
 def oov_share(text: str, lang: str = "en") -> float:

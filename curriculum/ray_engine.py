@@ -2,7 +2,7 @@
 
 Ray reads the Parquet input (``ray.data.read_parquet``, any path or directory Ray reads: local, S3,
 GCS), and a pool of actors scores it with ``map_batches``: each actor loads the bundle once
-(:class:`BundleScorer`) and runs the same :class:`curriculum.scoring.ChunkScorer` as the local
+(:class:`BundleScorer`) and runs the same :class:`humanlike.curriculum.scoring.ChunkScorer` as the local
 engine. Results stream back to the driver in input order (``preserve_order``), where they are
 numbered and cut into the same chunks as the local engine's, so the ordering phase, and therefore
 the output, is the same. The ordering phase (external sorts, disk-bound) runs on the driver.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curriculum.pipeline import ChunkResults, ScoreChunks
-from curriculum.scoring import ChunkScorer, ScoringOptions
-from curriculum.sources import is_parquet
+from humanlike.curriculum.pipeline import ChunkResults, ScoreChunks
+from humanlike.curriculum.scoring import ChunkScorer, ScoringOptions
+from humanlike.curriculum.sources import is_parquet
 
 
 class BundleScorer:
@@ -30,7 +30,7 @@ class BundleScorer:
     """
 
     def __init__(self, bundle: str, options: ScoringOptions, threads: int) -> None:
-        from detector.runtime import Detector
+        from humanlike.detector.runtime import Detector
 
         self._scorer = ChunkScorer(Detector(bundle, device="cpu", threads=threads), options)
 
@@ -51,7 +51,7 @@ def ray_chunk_scorer(
     threads_per_actor: int = 1,
     batch_rows: int = 256,
 ) -> ScoreChunks:
-    """A chunk scorer for :func:`curriculum.pipeline.build_curriculum` that runs on Ray.
+    """A chunk scorer for :func:`humanlike.curriculum.pipeline.build_curriculum` that runs on Ray.
 
     Joins the running Ray cluster (``RAY_ADDRESS``) or starts a local one.
 

@@ -23,10 +23,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from curriculum.dedup import Deduplicator
-from curriculum.quality import TextQuality, text_quality
-from detector.ranking import UnscorableLine, parse_line
-from detector.runtime import Detector
+from humanlike.curriculum.dedup import Deduplicator
+from humanlike.curriculum.quality import TextQuality, text_quality
+from humanlike.detector.ranking import UnscorableLine, parse_line
+from humanlike.detector.runtime import Detector
 
 UNKNOWN_GROUP = "unknown"
 

@@ -3,8 +3,8 @@
 It never imports torch, scikit-learn or the training code; a bundle is all it needs.
 """
 
-from detector.bundle import BundleError, BundleManifest, read_bundle
-from detector.runtime import Detector, InvalidTextError, ModelInfo, TextScore, check_text
+from humanlike.detector.bundle import BundleError, BundleManifest, read_bundle
+from humanlike.detector.runtime import Detector, InvalidTextError, ModelInfo, TextScore, check_text
 
 __all__ = [
     "BundleError",

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from detector.features import NgramFeaturizer, pad
+from humanlike.detector.features import NgramFeaturizer, pad
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from detector.runtime import Detector
+from humanlike.detector.runtime import Detector
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import onnxruntime as ort
 
-from detector.bundle import (
+from humanlike.detector.bundle import (
     ENCODER_TOKENIZER_FILE,
     FEATURES_FILE,
     MODEL_FILE,
@@ -23,8 +23,8 @@ from detector.bundle import (
     BundleManifest,
     read_bundle,
 )
-from detector.features import NgramFeatureSpec, NgramFeaturizer
-from detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
+from humanlike.detector.features import NgramFeatureSpec, NgramFeaturizer
+from humanlike.detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
 
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -149,7 +149,7 @@ class Detector:
     """A loaded bundle, ready to score.
 
     Args:
-        path: bundle directory (see :mod:`detector.bundle`).
+        path: bundle directory (see :mod:`humanlike.detector.bundle`).
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
         threads: intra-op threads for the CPU provider; default: the machine's usable cores.
         max_batch_tokens: cap on a batch's padded size (windows x longest window, in tokens for the

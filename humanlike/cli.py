@@ -56,7 +56,7 @@ def _transformer_args(p: argparse.ArgumentParser) -> None:
 def _transformer_config(args: argparse.Namespace) -> Any:
     import dataclasses
 
-    from training.transformer import TransformerConfig
+    from humanlike.training.models.transformer import TransformerConfig
 
     overrides = {
         "max_tokens": args.max_tokens,
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _mapping(args: argparse.Namespace) -> Any:
-    from training.readers import PRESETS, FieldMapping
+    from humanlike.training.data.readers import PRESETS, FieldMapping
 
     if getattr(args, "preset", None):
         if args.preset not in PRESETS:
@@ -336,13 +336,13 @@ def _mapping(args: argparse.Namespace) -> Any:
 
 
 def _corpus_paths(paths: Sequence[str] | None) -> list[str]:
-    from training.corpus import resolve_corpus_paths
+    from humanlike.training.data.corpus import resolve_corpus_paths
 
     return resolve_corpus_paths(paths)
 
 
 def _load(args: argparse.Namespace, paths: Sequence[str] | None) -> Any:
-    from training.readers import load_corpus
+    from humanlike.training.data.readers import load_corpus
 
     records, report = load_corpus(_corpus_paths(paths), _mapping(args))
     print(report.summary(), file=sys.stderr)
@@ -350,8 +350,8 @@ def _load(args: argparse.Namespace, paths: Sequence[str] | None) -> Any:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from detector.ranking import atomic_writer
-    from training.corpus import corpus_stats, sample
+    from humanlike.detector.ranking import atomic_writer
+    from humanlike.training.data.corpus import corpus_stats, sample
 
     records = _load(args, args.paths)
     if args.corpus_command == "sample":
@@ -375,7 +375,7 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    from training.metrics import format_table
+    from humanlike.training.evaluation.metrics import format_table
 
     print(format_table({"all": report["all"]}, "overall"))
     for key in ("data_type", "source", "generator", "domain", "length"):
@@ -387,12 +387,12 @@ def _print_report(report: dict[str, Any]) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.model == "transformer":
         return _train_transformer(args)
-    from training.metrics import format_table
-    from training.train import train_baseline_bundle
-    from training.zeroshot import train_hybrid_bundle
+    from humanlike.training.evaluation.metrics import format_table
+    from humanlike.training.models.hybrid import train_hybrid_bundle
+    from humanlike.training.models.ngram import train_ngram_bundle
 
     paths = _corpus_paths(args.corpus)
-    train_bundle = train_hybrid_bundle if args.model == "hybrid" else train_baseline_bundle
+    train_bundle = train_hybrid_bundle if args.model == "hybrid" else train_ngram_bundle
     default_sample = 3000 if args.model == "hybrid" else None
     manifest = train_bundle(
         paths,
@@ -417,7 +417,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_transformer(args: argparse.Namespace) -> int:
-    from training.transformer import train_transformer_checkpoint
+    from humanlike.training.models.transformer import train_transformer_checkpoint
 
     config = _transformer_config(args)
     meta = train_transformer_checkpoint(
@@ -443,7 +443,7 @@ def _train_transformer(args: argparse.Namespace) -> int:
 
 
 def cmd_zero_shot_bundle(args: argparse.Namespace) -> int:
-    from training.zeroshot import build_zero_shot_bundle
+    from humanlike.training.models.zero_shot import build_zero_shot_bundle
 
     paths: list[str] | None = None
     if not args.no_calibration:
@@ -473,8 +473,8 @@ def cmd_zero_shot_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from training.export import export_bundles
-    from training.metrics import format_table
+    from humanlike.training.evaluation.metrics import format_table
+    from humanlike.training.models.transformer_graph import export_bundles
 
     written = export_bundles(
         args.checkpoint,
@@ -497,8 +497,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _write_report(report: dict[str, Any], out_dir: Path) -> None:
-    from detector.ranking import atomic_writer
-    from training.report import render_compare_html, render_html
+    from humanlike.detector.ranking import atomic_writer
+    from humanlike.training.evaluation.report import render_compare_html, render_html
 
     page = render_compare_html(report) if report["schema"].endswith("compare") else render_html(report)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -510,9 +510,9 @@ def _write_report(report: dict[str, Any], out_dir: Path) -> None:
 
 
 def _print_eval(report: dict[str, Any]) -> None:
-    from training.crossval import format_crossval
-    from training.profile import format_profile
-    from training.robustness import format_robustness
+    from humanlike.training.evaluation.crossval import format_crossval
+    from humanlike.training.evaluation.profile import format_profile
+    from humanlike.training.evaluation.robustness import format_robustness
 
     scope = report["scope"]
     print(f"scored {scope['n_scored']} texts ({scope['split']}); skipped {scope['n_skipped_invalid']}\n")
@@ -540,7 +540,7 @@ def _print_compare(report: dict[str, Any]) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from training.evaluate import EvalOptions, compare_bundles, evaluate_bundle
+    from humanlike.training.evaluation.evaluate import EvalOptions, compare_bundles, evaluate_bundle
 
     if args.from_json:
         report = json.loads(args.from_json.read_text(encoding="utf-8"))
@@ -581,8 +581,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_crossval(args: argparse.Namespace) -> int:
-    from detector.ranking import atomic_writer
-    from training.crossval import crossval_report, format_crossval
+    from humanlike.detector.ranking import atomic_writer
+    from humanlike.training.evaluation.crossval import crossval_report, format_crossval
 
     def save(report: dict[str, Any]) -> None:
         fold = report["folds"][-1]
@@ -618,7 +618,7 @@ def _score_inputs(
     args: argparse.Namespace, check: Callable[[object], str | None]
 ) -> Iterator[tuple[int, str | None, str | None]]:
     """(index, text, None) for each scorable input and (index, None, reason) for the rest, in order."""
-    from detector.ranking import UnscorableLine, parse_line
+    from humanlike.detector.ranking import UnscorableLine, parse_line
 
     if args.texts:
         for i, text in enumerate(args.texts):
@@ -644,7 +644,7 @@ def _score_inputs(
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from detector import Detector
+    from humanlike.detector import Detector
 
     detector = Detector(args.bundle, device=args.device)
     failures = 0
@@ -682,8 +682,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_rank(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from detector import Detector
-    from detector.ranking import rank_jsonl
+    from humanlike.detector import Detector
+    from humanlike.detector.ranking import rank_jsonl
 
     detector = Detector(args.bundle, device=args.device)
     bar = tqdm(desc="rank", unit="line", disable=args.no_progress)
@@ -706,10 +706,10 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def cmd_curriculum(args: argparse.Namespace) -> int:
-    from curriculum.dedup import Deduplicator
-    from curriculum.pipeline import CurriculumOptions, build_curriculum
-    from curriculum.scoring import ScoringOptions
-    from detector import Detector
+    from humanlike.curriculum.dedup import Deduplicator
+    from humanlike.curriculum.pipeline import CurriculumOptions, build_curriculum
+    from humanlike.curriculum.scoring import ScoringOptions
+    from humanlike.detector import Detector
 
     options = CurriculumOptions(
         strategy=args.strategy,
@@ -735,7 +735,7 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
     detector = Detector(args.bundle, device=args.device)
     score_chunks = None
     if args.engine == "ray":
-        from curriculum.ray_engine import ray_chunk_scorer
+        from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
         score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
     summary = build_curriculum(
@@ -755,7 +755,7 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from detector import Detector
+    from humanlike.detector import Detector
 
     detector = Detector(args.bundle, device=args.device)
     manifest = detector.manifest
@@ -777,7 +777,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from serving.config import ServeConfig
+    from humanlike.serving.config import ServeConfig
 
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "verbose", "auth_token_file")}
     if args.auth_token_file is not None:
@@ -786,7 +786,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = ServeConfig.from_sources(flags)
     except ValidationError as e:
         raise CliError(f"invalid serve configuration: {e}") from None
-    from serving.server import run
+    from humanlike.serving.server import run
 
     return run(config)
 
@@ -811,7 +811,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    from detector import BundleError, InvalidTextError
+    from humanlike.detector import BundleError, InvalidTextError
 
     try:
         return COMMANDS[args.command](args)

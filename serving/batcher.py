@@ -1,6 +1,6 @@
 """Dynamic micro-batching: the windows of concurrent requests share graph calls.
 
-One :class:`MicroBatcher` owns one :class:`detector.Detector`. Requests put their windows in a FIFO
+One :class:`MicroBatcher` owns one :class:`humanlike.detector.Detector`. Requests put their windows in a FIFO
 queue; a single worker task forms a batch, runs it on the inference thread, and hands each request its
 logits when all of its windows are done. A partial batch waits at most ``max_wait_s`` for company
 (Triton's ``max_queue_delay``), so a lone request pays that much latency and a busy server fills
@@ -8,7 +8,8 @@ batches without waiting.
 
 Forming a batch: the graph pads every window of a batch to the longest, so a 20-token window batched
 with 128-token ones costs 128. The worker therefore looks at the oldest ``lookahead`` queued windows,
-groups them by size with :func:`detector.runtime.plan_batches` (the token cap, windows x longest, and
+groups them by size with :func:`humanlike.detector.runtime.plan_batches` (the token cap, windows x
+longest, and
 the window cap), and runs the group that holds the oldest window. The oldest window is always in the
 next batch, so no request starves; the others wait at most until their size group's turn comes.
 
@@ -28,9 +29,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from detector.inputs import Window
-from detector.runtime import Detector, plan_batches
-from serving.metrics import ServerMetrics
+from humanlike.detector.inputs import Window
+from humanlike.detector.runtime import Detector, plan_batches
+from humanlike.serving.metrics import ServerMetrics
 
 
 @dataclass(eq=False)

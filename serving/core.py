@@ -1,7 +1,9 @@
 """The scoring core: the served model, admission (limits, bounded queue), deadlines, reload and drain.
 
-Both front ends (:mod:`serving.grpc_server`, :mod:`serving.http_app`) call :meth:`ScoringCore.score`,
-:meth:`ScoringCore.rank` and :meth:`ScoringCore.model_info`, and map :class:`serving.errors.ServingError`
+Both front ends (:mod:`humanlike.serving.grpc_server`, :mod:`humanlike.serving.http_app`) call
+:meth:`ScoringCore.score`,
+:meth:`ScoringCore.rank` and :meth:`ScoringCore.model_info`, and map
+:class:`humanlike.serving.errors.ServingError`
 to their protocol. Scores come from the runtime's own functions (``Detector.windows``, ``run_windows``,
 ``score_windows``), so a text scores the same over HTTP, gRPC and ``humanlike score``.
 """
@@ -19,18 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from detector.bundle import MANIFEST_FILE, BundleError
-from detector.runtime import Detector, TextScore
-from serving.batcher import MicroBatcher
-from serving.config import ServeConfig
-from serving.errors import (
+from humanlike.detector.bundle import MANIFEST_FILE, BundleError
+from humanlike.detector.runtime import Detector, TextScore
+from humanlike.serving.batcher import MicroBatcher
+from humanlike.serving.config import ServeConfig
+from humanlike.serving.errors import (
     DeadlineExceeded,
     InvalidRequest,
     Overloaded,
     ReloadRefused,
     ShuttingDown,
 )
-from serving.metrics import ServerMetrics
+from humanlike.serving.metrics import ServerMetrics
 
 log = logging.getLogger("humanlike.serving")
 

@@ -1,7 +1,8 @@
 """The gRPC front end: ``humanlike.v1.DetectorService``, ``grpc.health.v1`` and server reflection.
 
-A thin router over :class:`serving.core.ScoringCore`: it decodes messages, checks the bearer token,
-turns core results into ``humanlike.v1`` messages and :class:`serving.errors.ServingError` into status
+A thin router over :class:`humanlike.serving.core.ScoringCore`: it decodes messages, checks the bearer token,
+turns core results into ``humanlike.v1`` messages and :class:`humanlike.serving.errors.ServingError` into
+status
 codes. Method handlers are registered by hand (not with the generated ``add_..._to_server``) so that a
 message that is not valid protobuf or UTF-8 is answered with INVALID_ARGUMENT instead of INTERNAL.
 """
@@ -9,7 +10,6 @@ message that is not valid protobuf or UTF-8 is answered with INVALID_ARGUMENT in
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,12 +22,13 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from detector.runtime import TextScore
+from humanlike.detector.runtime import TextScore
+from humanlike.serving.auth import token_matches
+from humanlike.serving.config import ServeConfig
+from humanlike.serving.core import ModelDescription, ScoringCore
+from humanlike.serving.errors import InvalidRequest, RequestTooLarge, ServingError
+from humanlike.serving.metrics import ServerMetrics
 from humanlike.v1 import humanlike_pb2 as pb
-from serving.config import ServeConfig
-from serving.core import ModelDescription, ScoringCore
-from serving.errors import InvalidRequest, RequestTooLarge, ServingError
-from serving.metrics import ServerMetrics
 
 log = logging.getLogger("humanlike.serving.grpc")
 
@@ -245,12 +246,6 @@ class DetectorService:
                 ),
             },
         )
-
-
-def token_matches(metadata_value: str | bytes, token: str) -> bool:
-    """Constant-time check of an ``authorization`` value against ``Bearer <token>``."""
-    value = metadata_value.encode() if isinstance(metadata_value, str) else metadata_value
-    return hmac.compare_digest(value, f"Bearer {token}".encode())
 
 
 class BearerAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped

@@ -1,6 +1,6 @@
 """The HTTP front end (FastAPI): ``/v1/score``, ``/v1/rank``, ``/v1/model``, health, metrics, reload.
 
-A thin router over :class:`serving.core.ScoringCore`, with the same field names and meanings as the
+A thin router over :class:`humanlike.serving.core.ScoringCore`, with the same field names and meanings as the
 ``humanlike.v1`` protos. Errors have one body shape, ``{"error": {"code", "message", "index"}}``, where
 ``code`` is the gRPC status name the same error has over gRPC.
 """
@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from detector.runtime import TextScore as CoreTextScore
-from serving.core import ScoringCore
-from serving.errors import InvalidRequest, ServingError, Unauthenticated
-from serving.grpc_server import token_matches
-from serving.metrics import ServerMetrics
+from humanlike.detector.runtime import TextScore as CoreTextScore
+from humanlike.serving.auth import token_matches
+from humanlike.serving.core import ScoringCore
+from humanlike.serving.errors import InvalidRequest, ServingError, Unauthenticated
+from humanlike.serving.metrics import ServerMetrics
 
 T = TypeVar("T")
 DISCONNECT_POLL_S = 0.05

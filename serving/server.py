@@ -2,7 +2,7 @@
 
 Signals: SIGTERM or SIGINT drains (readiness and gRPC health go NOT_SERVING, no new calls are
 accepted, admitted work finishes within ``drain_timeout_s``) and the process exits 0; SIGHUP reloads the
-served bundle from disk (see :meth:`serving.core.ScoringCore.reload`).
+served bundle from disk (see :meth:`humanlike.serving.core.ScoringCore.reload`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 
 import uvicorn
 
-from serving.config import ServeConfig
-from serving.core import ScoringCore
-from serving.errors import ReloadRefused
-from serving.grpc_server import GrpcServer, start_grpc_server
-from serving.http_app import create_app
-from serving.metrics import ServerMetrics
+from humanlike.serving.config import ServeConfig
+from humanlike.serving.core import ScoringCore
+from humanlike.serving.errors import ReloadRefused
+from humanlike.serving.grpc_server import GrpcServer, start_grpc_server
+from humanlike.serving.http_app import create_app
+from humanlike.serving.metrics import ServerMetrics
 
 log = logging.getLogger("humanlike.serving")
 

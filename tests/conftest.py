@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from training.baseline import NgramBaselineConfig
-from training.corpus import resolve_corpus_paths, sample
-from training.readers import load_corpus
-from training.schema import CorpusRecord
-from training.train import train_baseline_bundle
-from training.transformer import TransformerConfig, train_transformer_checkpoint
+from humanlike.training.data.corpus import resolve_corpus_paths, sample
+from humanlike.training.data.readers import load_corpus
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.models.ngram import NgramBaselineConfig, train_ngram_bundle
+from humanlike.training.models.transformer import TransformerConfig, train_transformer_checkpoint
 
 # Small enough to train in seconds, large enough that every data type is in every split.
 SAMPLE_SIZE = 1500
@@ -49,7 +48,7 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 @pytest.fixture(scope="session")
 def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "baseline"
-    train_baseline_bundle([str(small_corpus_file)], out, config=SMALL_CONFIG, progress=False)
+    train_ngram_bundle([str(small_corpus_file)], out, config=SMALL_CONFIG, progress=False)
     return out
 
 

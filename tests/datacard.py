@@ -49,9 +49,11 @@ def batch_counts(datacard: Path) -> list[BatchCounts]:
                 counts.llm += sum(int(r[2]) for r in rows)
             elif header[0] == "generator":
                 # either "generator | human | llm" or repeated "generator | llm" column pairs
-                pairs = [(0, 2)] if header[:3] == ["generator", "human", "llm"] else [
-                    (i, i + 1) for i in range(0, len(header), 2)
-                ]
+                pairs = (
+                    [(0, 2)]
+                    if header[:3] == ["generator", "human", "llm"]
+                    else [(i, i + 1) for i in range(0, len(header), 2)]
+                )
                 for row in rows:
                     for name_col, llm_col in pairs:
                         if row[name_col] and row[llm_col] and int(row[llm_col]) > 0:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from detector import BundleError, Detector, InvalidTextError
-from detector.bundle import CHECKSUM_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE, read_bundle
+from humanlike.detector import BundleError, Detector, InvalidTextError
+from humanlike.detector.bundle import CHECKSUM_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE, read_bundle
 
 
 @pytest.fixture()

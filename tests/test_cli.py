@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from training.schema import CorpusRecord
+from humanlike.training.data.schema import CorpusRecord
 
 
 def humanlike(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

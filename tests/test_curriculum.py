@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 
-from curriculum.dedup import Deduplicator
-from curriculum.extsort import ExternalSorter, float_key, uint_key
-from curriculum.pipeline import CurriculumOptions, JobMismatchError, build_curriculum
-from curriculum.quality import GroupStats, lexical_stats, oov_share, quality_score, text_quality
-from curriculum.scoring import ScoringOptions
-from detector import Detector
-from training.schema import CorpusRecord
+from humanlike.curriculum.dedup import Deduplicator
+from humanlike.curriculum.extsort import ExternalSorter, float_key, uint_key
+from humanlike.curriculum.pipeline import CurriculumOptions, JobMismatchError, build_curriculum
+from humanlike.curriculum.quality import GroupStats, oov_share, quality_score, text_quality
+from humanlike.curriculum.scoring import ScoringOptions
+from humanlike.detector import Detector
+from humanlike.textstats import lexical_stats
+from humanlike.training.data.schema import CorpusRecord
 
 N_TEXTS = 400
 BAD_LINES = [b"not json\n", b"\n", b'{"text": ""}\n', b'{"text": "broken \xff utf-8"}\n', b"[1, 2]\n"]
@@ -304,7 +305,7 @@ def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, t
     import pyarrow.parquet as pq
     import ray
 
-    from curriculum.ray_engine import ray_chunk_scorer
+    from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
     rows = [
         json.loads(line) for line in corpus_input.read_bytes().splitlines()[:150] if line.startswith(b'{"id"')
@@ -360,7 +361,7 @@ def test_a_kept_work_dir_serves_another_strategy(
 
 
 def test_progress_off_a_terminal_is_structured_log_lines(caplog: pytest.LogCaptureFixture) -> None:
-    from curriculum.progress import Progress
+    from humanlike.curriculum.progress import Progress
 
     caplog.set_level("INFO", logger="humanlike.curriculum")
     progress = Progress("score", total=100, unit="B", log_every_s=0.0)  # pytest's stderr is no TTY

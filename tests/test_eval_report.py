@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from humanlike.training.evaluation.crossval import crossval_report
+from humanlike.training.evaluation.evaluate import COMPARE_SCHEMA, SCHEMA, SCHEMA_VERSION
+from humanlike.training.evaluation.metrics import BREAKDOWNS
+from humanlike.training.evaluation.robustness import BY_NAME
 from tests.test_cli import humanlike
-from training.crossval import crossval_report
-from training.evaluate import COMPARE_SCHEMA, SCHEMA, SCHEMA_VERSION
-from training.metrics import BREAKDOWNS
-from training.robustness import BY_NAME
 
 FAST = ("--bootstrap", "30", "--robustness-texts", "40", "--no-progress")
 

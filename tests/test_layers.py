@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-TRAINING_STACK = ("torch", "sklearn", "scipy", "transformers", "training")
-FORBIDDEN = (*TRAINING_STACK, "serving")
+TRAINING_STACK = ("torch", "sklearn", "scipy", "transformers", "humanlike.training")
+FORBIDDEN = (*TRAINING_STACK, "humanlike.serving")
 
 
 def blocked_cli(forbidden: tuple[str, ...]) -> str:
@@ -17,7 +17,7 @@ def blocked_cli(forbidden: tuple[str, ...]) -> str:
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {forbidden!r}:
+        if any(name == f or name.startswith(f + ".") for f in {forbidden!r}):
             raise ImportError(f"runtime path imported {{name}}")
 sys.meta_path.insert(0, Block())
 from humanlike.cli import main
@@ -50,4 +50,19 @@ def test_the_blocker_does_block(bundle: Path) -> None:
     """Guards the test above: a command that needs training fails under the same blocker."""
     result = run_blocked("corpus", "stats", str(bundle))
     assert result.returncode != 0
-    assert b"runtime path imported training" in result.stderr
+    assert b"runtime path imported humanlike.training" in result.stderr
+
+
+def test_evaluation_finds_the_packaged_encoder_without_torch() -> None:
+    """``humanlike eval`` reads the encoder's vocabulary for its word-swap perturbation; finding and reading
+    it must not pull torch in (it did when the directory lookup lived beside the fine-tuning code)."""
+    code = (
+        "import sys\n"
+        "import humanlike.training.evaluation.evaluate\n"
+        "from humanlike.training.evaluation.robustness import packaged_neighbours\n"
+        "assert packaged_neighbours()('house'), 'no neighbours found'\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == b"[]"

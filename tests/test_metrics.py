@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.bundle import Threshold
-from training.metrics import (
+from humanlike.detector.bundle import Threshold
+from humanlike.training.evaluation.metrics import (
     binary_metrics,
     bootstrap_intervals,
     expected_calibration_error,

@@ -8,10 +8,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from detector.features import NgramFeaturizer
-from training.baseline import NgramBaseline
-from training.schema import CorpusRecord
-from training.train import labels_of, make_splits, texts_of
+from humanlike.detector.features import NgramFeaturizer
+from humanlike.training.data.corpus import labels_of, texts_of
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import make_splits
+from humanlike.training.models.ngram import NgramBaseline
 
 from .conftest import SMALL_CONFIG
 

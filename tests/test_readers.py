@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from humanlike.training.data.readers import PRESETS, FieldMapping, load_corpus
+from humanlike.training.data.schema import CorpusRecord
 from tests.datacard import batch_counts
-from training.readers import PRESETS, FieldMapping, load_corpus
-from training.schema import CorpusRecord
 
 
 def good(i: int, label: str = "human") -> dict[str, object]:

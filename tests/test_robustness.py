@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector import Detector
-from training.evaluate import score_texts
-from training.robustness import (
+from humanlike.detector import Detector
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.evaluation.evaluate import score_texts
+from humanlike.training.evaluation.robustness import (
     BY_NAME,
     HOMOGLYPHS,
     PUNCTUATION,
@@ -19,7 +20,6 @@ from training.robustness import (
     packaged_neighbours,
     robustness_report,
 )
-from training.schema import CorpusRecord
 
 TEXT = (
     "The committee reviewed the proposal carefully. However, several members raised important concerns "

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from detector import Detector
+from humanlike.detector import Detector
+from humanlike.serving.config import ServeConfig
+from humanlike.serving.core import ScoringCore
+from humanlike.serving.metrics import ServerMetrics
+from humanlike.training.data.schema import CorpusRecord
 from humanlike.v1 import humanlike_pb2 as pb
-from serving.config import ServeConfig
-from serving.core import ScoringCore
-from serving.metrics import ServerMetrics
 from tests.servers import Server
-from training.schema import CorpusRecord
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import holdout_split, leave_one_out, leave_one_out_splits, make_splits
 from tests.datacard import batch_counts
-from training.schema import CorpusRecord
-from training.splits import holdout_split, leave_one_out, leave_one_out_splits
-from training.train import make_splits
 
 
 def groups(records: list[CorpusRecord], idx: np.ndarray) -> set[str]:

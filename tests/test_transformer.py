@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from detector import BundleError, Detector
-from detector.bundle import read_bundle
-from detector.runtime import choose_providers, plan_batches
-from training.schema import CorpusRecord
-from training.train import make_splits, texts_of
-from training.transformer import load_checkpoint, window_logits, window_tokenizer, windows_of
+from humanlike.detector import BundleError, Detector
+from humanlike.detector.bundle import read_bundle
+from humanlike.detector.runtime import choose_providers, plan_batches
+from humanlike.training.data.corpus import texts_of
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import make_splits
+from humanlike.training.models.transformer import load_checkpoint, window_logits, window_tokenizer, windows_of
 
 from .conftest import TINY_TRANSFORMER
 from .test_layers import run_blocked
@@ -158,7 +159,7 @@ def test_transformer_bundle_without_its_tokenizer_is_refused(
 
 
 def test_export_refuses_a_corpus_it_was_not_trained_on(transformer_checkpoint: Path, tmp_path: Path) -> None:
-    from training.export import export_bundles
+    from humanlike.training.models.transformer_graph import export_bundles
 
     other = tmp_path / "other.jsonl"
     other.write_text(

@@ -14,13 +14,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from detector import Detector
-from detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
-from detector.inputs import TokenWindows
+from humanlike.detector import Detector
+from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
+from humanlike.detector.inputs import TokenWindows
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.models.hybrid import WindowFeaturizer, train_hybrid_bundle
+from humanlike.training.models.lm import FEATURES, load_lm
+from humanlike.training.models.zero_shot import build_zero_shot_bundle
 from tests.test_cli import humanlike
-from training.lm_graph import FEATURES, load_lm
-from training.schema import CorpusRecord
-from training.zeroshot import WindowFeaturizer, build_zero_shot_bundle, train_hybrid_bundle
 
 
 @pytest.fixture(scope="module")

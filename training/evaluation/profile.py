@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
-from curriculum.quality import MTLD_THRESHOLD, lexical_stats
-from training.schema import CorpusRecord
+from humanlike.textstats import MTLD_THRESHOLD, lexical_stats
+from humanlike.training.data.schema import CorpusRecord
 
 # The rendered judgement sits on the last line: "Label: 1", "Preference code: 2".
 JUDGEMENT_RE = re.compile(r"(?:^|\n)(?:Label|Preference code):\s*(\S+)\s*$")
@@ -29,7 +29,7 @@ JUDGEMENT_TYPES = ("task_labels", "preferences")
 
 
 def text_stats(text: str) -> dict[str, float]:
-    """Surface statistics of one text: :func:`curriculum.quality.lexical_stats`, the one definition
+    """Surface statistics of one text: :func:`humanlike.textstats.lexical_stats`, the one definition
     the curriculum's quality metrics use too."""
     stats = lexical_stats(text)
     stats["repeated_bigram_rate"] = stats.pop("repetition")

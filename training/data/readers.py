@@ -1,6 +1,6 @@
 """Streaming corpus readers: JSONL (plain or gzip), CSV, Parquet and Hugging Face ``datasets``.
 
-Every reader yields :class:`~training.schema.CorpusRecord` one at a time and never stops on bad
+Every reader yields :class:`~humanlike.training.data.schema.CorpusRecord` one at a time and never stops on bad
 input: a malformed line, a missing field, an unknown label or broken UTF-8 becomes a
 :class:`ReadIssue` (file, line, reason) in the :class:`ReadReport`, and the rest is read.
 
@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from training.schema import CorpusRecord, Label
+from humanlike.training.data.schema import CorpusRecord, Label
 
 log = logging.getLogger("humanlike.corpus")
 

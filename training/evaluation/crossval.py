@@ -3,13 +3,15 @@
 In distribution almost any detector looks near-perfect; what matters is how it does on generators
 and sources it never saw. Each fold refits each model (as ``humanlike train`` fits it) on the corpus
 minus the bundle's hold-out minus every group touching the held-out value, and scores the held-out
-value's texts against human texts (see :func:`training.splits.leave_one_out`). With several models,
+value's texts against human texts (see :func:`humanlike.training.data.splits.leave_one_out`). With
+several models,
 every model of a fold is scored on the same test texts.
 
 The LM-based models (``zero-shot``, ``encoder``, ``hybrid``, see :data:`LM_MODELS`) read features computed
 once for every record; a fold refits only their logistic regression on its training records.
 
-The transformer fold fine-tunes with the given :class:`~training.transformer.TransformerConfig`
+The transformer fold fine-tunes with the given
+:class:`~humanlike.training.models.transformer.TransformerConfig`
 (usually a smaller budget than the full run) and scores whole texts window by window in PyTorch,
 exactly as the exported graph would (the parity test holds the two together).
 """
@@ -23,22 +25,22 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from detector.bundle import Calibration
-from training.baseline import NgramBaseline, NgramBaselineConfig
-from training.corpus import sample, sample_indices
-from training.metrics import binary_metrics
-from training.readers import load_corpus
-from training.schema import CorpusRecord
-from training.splits import LeaveOutKey, leave_one_out_splits
-from training.train import labels_of, make_splits, texts_of
+from humanlike.detector.bundle import Calibration
+from humanlike.training.data.corpus import labels_of, sample, sample_indices, texts_of
+from humanlike.training.data.readers import load_corpus
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import LeaveOutKey, leave_one_out_splits, make_splits
+from humanlike.training.evaluation.metrics import binary_metrics
+from humanlike.training.models.ngram import NgramBaseline, NgramBaselineConfig
 
 if TYPE_CHECKING:
-    from training.transformer import TransformerConfig
-    from training.zeroshot import WindowFeatureTable
+    from humanlike.training.models.hybrid import WindowFeatureTable
+    from humanlike.training.models.transformer import TransformerConfig
 
 ModelName = Literal["ngram", "transformer", "zero-shot", "encoder", "hybrid"]
 LM_MODELS = ("zero-shot", "encoder", "hybrid")
-"""Models scored from one table of window features (:mod:`training.zeroshot`), computed once for every
+"""Models scored from one table of window features (:mod:`humanlike.training.models.hybrid`), computed
+once for every
 record before the folds: the LM is the cost (about 0.2-0.5 s a window on 2 cores), so use them with a
 sample. ``zero-shot`` is the Fast-DetectGPT criterion (nothing to fit); ``encoder`` a logistic
 regression on the frozen all-MiniLM-L6-v2 embedding alone; ``hybrid`` the same on the embedding and the
@@ -55,14 +57,14 @@ def _fit_and_score_ngram(
 def _fit_and_score_transformer(
     records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: TransformerConfig, seed: int
 ) -> np.ndarray:
-    from training.transformer import (
-        TOKENIZER_FILE,
-        default_base_model,
+    from humanlike.detector.bundle import TOKENIZER_FILE
+    from humanlike.training.models.transformer import (
         fine_tune_on_split,
         pick_device,
         text_logits,
         window_tokenizer,
     )
+    from humanlike.training.pretrained import default_base_model
 
     base = default_base_model()
     device = pick_device()
@@ -78,8 +80,8 @@ def _fit_and_score_lm(
     test: np.ndarray,
     name: str,
 ) -> np.ndarray:
-    from training.lm_graph import FEATURES
-    from training.zeroshot import fit_window_model
+    from humanlike.training.models.hybrid import fit_window_model
+    from humanlike.training.models.lm import FEATURES
 
     if name == "zero-shot":
         window_logits = table.features[:, 0]
@@ -120,7 +122,7 @@ def crossval_report(
     holdout = make_splits(records, seed, holdout_fraction, calibration_fraction).holdout
     config = config or NgramBaselineConfig()
     if "transformer" in models and transformer_config is None:
-        from training.transformer import TransformerConfig
+        from humanlike.training.models.transformer import TransformerConfig
 
         transformer_config = TransformerConfig(seed=seed)
     splits = [
@@ -144,7 +146,7 @@ def crossval_report(
     }
     table = None
     if any(m in LM_MODELS for m in models):
-        from training.zeroshot import WindowFeaturizer
+        from humanlike.training.models.hybrid import WindowFeaturizer
 
         started = time.perf_counter()
         table = WindowFeaturizer().table([r.text for r in records], progress)

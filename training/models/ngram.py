@@ -1,7 +1,7 @@
 """The n-gram baseline: word 1-2-gram + char 3-5-gram TF-IDF, logistic regression (scikit-learn).
 
 Fast and honest: strong in distribution, and a yardstick for every other detector. Exported as one
-ONNX graph whose inputs are the integer ids of :mod:`detector.features` and whose output is the
+ONNX graph whose inputs are the integer ids of :mod:`humanlike.detector.features` and whose output is the
 LLM log-odds; the TF-IDF weighting, normalisation and linear model all run inside the graph.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -18,7 +19,10 @@ from onnx import TensorProto, helper, numpy_helper
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
+from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
+from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
+from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
+from humanlike.training.data.readers import FieldMapping
 
 ONNX_OPSET = 17
 
@@ -224,3 +228,50 @@ class NgramBaseline:
             helper.make_node("Max", [f"{name}_norm", "eps"], [f"{name}_safe_norm"]),
             helper.make_node("Div", [f"{name}_dot", f"{name}_safe_norm"], [f"{name}_z"]),
         ]
+
+
+def ngram_fit(config: NgramBaselineConfig | None = None) -> Fit:
+    """The n-gram kind's fit for :func:`humanlike.training.build.train_bundle`."""
+    config = config or NgramBaselineConfig()
+
+    def fit(data: BuildData) -> DraftBundle:
+        model = NgramBaseline(config).fit(data.texts("train"), data.labels("train"))
+        return DraftBundle(
+            kind="ngram-linear",
+            files={
+                MODEL_FILE: model.to_onnx(),
+                FEATURES_FILE: model.feature_spec().model_dump_json().encode("utf-8"),
+            },
+            training={
+                "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)",
+                "config": config.as_dict(),
+            },
+        )
+
+    return fit
+
+
+def train_ngram_bundle(
+    corpus_paths: Sequence[str],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    holdout_fraction: float = 0.1,
+    calibration_fraction: float = 0.1,
+    config: NgramBaselineConfig | None = None,
+    mapping: FieldMapping | None = None,
+    sample_size: int | None = None,
+    progress: bool = True,
+) -> BundleManifest:
+    """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``."""
+    return train_bundle(
+        ngram_fit(config),
+        corpus_paths,
+        out,
+        seed=seed,
+        holdout_fraction=holdout_fraction,
+        calibration_fraction=calibration_fraction,
+        mapping=mapping,
+        sample_size=sample_size,
+        progress=progress,
+    )

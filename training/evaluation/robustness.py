@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from detector.bundle import Threshold
-from training.metrics import REPORT_FPRS, binary_metrics
-from training.schema import CorpusRecord
+from humanlike.detector.bundle import Threshold
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.evaluation.metrics import REPORT_FPRS, binary_metrics
 
 Scorer = Callable[[list[str]], np.ndarray]
 """Maps texts to calibrated p_llm (NaN for a text the bundle refuses)."""
@@ -159,7 +159,7 @@ class EmbeddingNeighbours:
 
 @cache
 def packaged_neighbours() -> EmbeddingNeighbours:
-    from training.transformer import default_base_model
+    from humanlike.training.pretrained import default_base_model
 
     return EmbeddingNeighbours(default_base_model())
 

@@ -1,4 +1,5 @@
-"""Transformer checkpoint → calibrated, evaluated ONNX bundles (fp32 and int8).
+"""The ``transformer`` kind's graph: a fine-tuned checkpoint → calibrated, evaluated ONNX bundles (fp32,
+int8).
 
 For each precision:
 
@@ -7,8 +8,10 @@ For each precision:
    optimizer fuses attention, layer norm and GELU (what makes CPU inference fast); int8 is dynamic
    quantization of that fused graph (weights int8 per channel, activations quantized per batch at run
    time, attention included);
-2. calibration: the *exported* graph, run by the runtime (:class:`detector.Detector`, windows and all),
-   scores the checkpoint's calibration split; Platt scaling and the 1%/5% FPR thresholds come from
+2. calibration: the *exported* graph, run by the runtime (:class:`humanlike.detector.Detector`, windows
+and all),
+   scores the checkpoint's calibration split (:func:`humanlike.training.build.build_bundle`); Platt
+   scaling and the 1%/5% FPR thresholds come from
    those scores, so they hold for exactly what users run;
 3. evaluation: the same on the grouped hold-out, stored in the manifest's metrics.
 
@@ -18,43 +21,32 @@ differs from the checkpoint's is refused, since its "hold-out" would not be held
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.optimizer import optimize_model
-from tqdm import tqdm
 from transformers import PreTrainedModel
 
-from detector.bundle import (
+from humanlike.detector.bundle import (
     MODEL_FILE,
     TOKENIZER_FILE,
     BundleManifest,
-    Calibration,
     CorpusFingerprint,
-    ModelKind,
     Precision,
     SplitSpec,
     WindowSpec,
-    write_bundle,
 )
-from detector.runtime import Detector
-from training.calibration import fit_platt, thresholds_at_fpr
-from training.metrics import evaluate_scores
-from training.readers import FieldMapping
-from training.train import MAX_TEXT_CHARS, labels_of, make_splits, read_training_corpus, texts_of
-from training.transformer import load_checkpoint
-
-log = logging.getLogger("humanlike.export")
+from humanlike.training.build import BuildData, DraftBundle, build_bundle
+from humanlike.training.data.corpus import read_training_corpus
+from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.splits import make_splits
+from humanlike.training.models.transformer import load_checkpoint
 
 OPSET = 17
 
@@ -141,50 +133,6 @@ def build_graphs(model: PreTrainedModel, precisions: Sequence[Precision]) -> dic
     return graphs
 
 
-def draft_manifest(
-    kind: ModelKind,
-    windows: WindowSpec | None,
-    corpus: CorpusFingerprint,
-    split: SplitSpec,
-    precision: Precision = "fp32",
-) -> BundleManifest:
-    """A bundle's manifest before calibration: enough for the runtime to load and score its graph."""
-    return BundleManifest(
-        kind=kind,
-        precision=precision,
-        max_length=MAX_TEXT_CHARS,
-        windows=windows,
-        calibration=Calibration(fitted_on="uncalibrated draft"),
-        thresholds=[],
-        corpus=corpus,
-        split=split,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        humanlike_version=version("humanlike"),
-    )
-
-
-def score_draft(
-    draft: BundleManifest,
-    files: dict[str, bytes],
-    parts: dict[str, list[str]],
-    *,
-    threads: int | None = None,
-    progress: bool = True,
-    chunk: int = 256,
-) -> dict[str, np.ndarray]:
-    """Raw text logits of each named list of texts, from the draft bundle run by the runtime itself.
-
-    Calibration and evaluation score through here, so they hold for exactly what users run.
-    ``chunk`` is texts per progress step (the runtime plans its own batches).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        detector = Detector(write_bundle(Path(tmp) / "draft", draft, files), device="cpu", threads=threads)
-        return {
-            name: _logits(detector, texts, f"{draft.kind} {draft.precision}: {name}", progress, chunk)
-            for name, texts in parts.items()
-        }
-
-
 def export_bundles(
     checkpoint: str | Path,
     corpus_paths: Sequence[str],
@@ -219,6 +167,9 @@ def export_bundles(
             "need the training corpus"
         )
     splits = make_splits(records, split.seed, split.holdout_fraction, split.calibration_fraction)
+    data = BuildData(
+        records, trained_on, splits, split, f"calibration split ({len(splits.calibration)} texts)"
+    )
 
     t0 = time.perf_counter()
     graphs = build_graphs(model, precisions)
@@ -227,59 +178,23 @@ def export_bundles(
 
     written: dict[Precision, BundleManifest] = {}
     for precision, graph in graphs.items():
-        draft = draft_manifest("transformer", windows, trained_on, split, precision)
-        files = {MODEL_FILE: graph, TOKENIZER_FILE: tokenizer}
-        t = time.perf_counter()
-        scored = score_draft(
-            draft,
-            files,
-            {
-                "calibration": texts_of(records, splits.calibration),
-                "hold-out": texts_of(records, splits.holdout),
-            },
-            threads=threads,
-            progress=progress,
-        )
-        cal_logits, hold_logits = scored["calibration"], scored["hold-out"]
-        score_s = time.perf_counter() - t
-        y_cal = labels_of(records, splits.calibration)
-        calibration = fit_platt(cal_logits, y_cal, fitted_on=f"calibration split ({len(y_cal)} texts)")
-        thresholds = thresholds_at_fpr(calibration.apply(cal_logits)[y_cal == 0])
-        holdout_records = [records[i] for i in splits.holdout]
-        metrics = {"holdout": evaluate_scores(holdout_records, calibration.apply(hold_logits), thresholds)}
-        manifest = draft.model_copy(
-            update={
-                "calibration": calibration,
-                "thresholds": thresholds,
-                "metrics": metrics,
-                "training": {
-                    "model": f"{meta['base_model']} fine-tuned as a sequence classifier (transformers)",
-                    **training,
-                    "export": {
-                        "opset": OPSET,
-                        "graph": "TorchScript export + ONNX Runtime BERT fusions"
-                        + (
-                            " + dynamic int8 quantization (per-channel weights)"
-                            if precision == "int8"
-                            else ""
-                        ),
-                        "export_s": round(export_s, 1),
-                        "calibrate_and_evaluate_s": round(score_s, 1),
-                    },
+        quantized = " + dynamic int8 quantization (per-channel weights)" if precision == "int8" else ""
+        draft = DraftBundle(
+            kind="transformer",
+            files={MODEL_FILE: graph, TOKENIZER_FILE: tokenizer},
+            windows=windows,
+            precision=precision,
+            training={
+                "model": f"{meta['base_model']} fine-tuned as a sequence classifier (transformers)",
+                **training,
+                "export": {
+                    "opset": OPSET,
+                    "graph": "TorchScript export + ONNX Runtime BERT fusions" + quantized,
+                    "export_s": round(export_s, 1),
                 },
-            }
+            },
         )
-        target = Path(out) / precision
-        write_bundle(target, manifest, files)
-        log.info("wrote %s", target)
-        written[precision] = manifest
+        written[precision] = build_bundle(
+            draft, Path(out) / precision, data, threads=threads, progress=progress
+        )
     return written
-
-
-def _logits(detector: Detector, texts: list[str], desc: str, progress: bool, chunk: int = 256) -> np.ndarray:
-    out = np.empty(len(texts), dtype=np.float64)
-    with tqdm(total=len(texts), desc=desc, disable=not progress, unit="text") as bar:
-        for start in range(0, len(texts), chunk):
-            out[start : start + chunk] = detector.llm_logits(texts[start : start + chunk])
-            bar.update(min(chunk, len(texts) - start))
-    return out

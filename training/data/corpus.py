@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from detector.bundle import CorpusFingerprint
-from training.schema import CorpusRecord
-from training.splits import holdout_split
+from humanlike.detector.bundle import CorpusFingerprint
+from humanlike.training.data.readers import FieldMapping, ReadReport, load_corpus
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import holdout_split
 
 DATA_ENV = "HUMANLIKE_DATA"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+_REPO_ROOT = Path(__file__).resolve().parents[2]  # training/data/corpus.py in a checkout
 
 
 def resolve_corpus_paths(paths: Sequence[str] | None = None) -> list[str]:
@@ -90,3 +91,29 @@ def corpus_stats(records: Sequence[CorpusRecord]) -> dict[str, Any]:
             "max": int(lengths.max()),
         },
     }
+
+
+def read_training_corpus(
+    corpus_paths: Sequence[str], mapping: FieldMapping | None, sample_size: int | None, seed: int
+) -> tuple[list[CorpusRecord], CorpusFingerprint, ReadReport]:
+    """The records a model trains on (all, or a grouped sample of about ``sample_size``), their
+    fingerprint, and the read report; the same call rebuilds the same records for export and eval.
+
+    Raises:
+        ValueError: no usable records.
+    """
+    records, report = load_corpus(corpus_paths, mapping)
+    if sample_size:
+        records = sample(records, sample_size, seed)
+    if not records:
+        raise ValueError(f"no usable records in {', '.join(corpus_paths)} ({report.summary()})")
+    return records, fingerprint(records, corpus_paths), report
+
+
+def labels_of(records: Sequence[CorpusRecord], idx: np.ndarray) -> np.ndarray:
+    """1 for LLM, 0 for human, of the records at ``idx``."""
+    return np.array([records[i].label == "llm" for i in idx], dtype=int)
+
+
+def texts_of(records: Sequence[CorpusRecord], idx: np.ndarray) -> list[str]:
+    return [records[i].text for i in idx]

@@ -5,6 +5,7 @@ a ``pair_id``; putting them on both sides leaks the answer. Every split here mov
 
 - :func:`holdout_split`: a grouped hold-out, stratified by label x data_type, deterministic by seed.
 - :func:`leave_one_out`: train without one generator (or source), test on it.
+- :func:`make_splits`: the train / calibration / hold-out splits of every trained bundle.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from training.schema import CorpusRecord
+from humanlike.detector.bundle import SplitSpec
+from humanlike.training.data.schema import CorpusRecord
 
 LeaveOutKey = Literal["generator", "source"]
 
@@ -106,3 +108,39 @@ def leave_one_out_splits(
     """One :func:`leave_one_out` split per value of ``key`` (LLM generators only for ``generator``)."""
     values = sorted({getattr(r, key) for r in records if key != "generator" or r.label == "llm"})
     return [leave_one_out(records, key, v, holdout) for v in values]
+
+
+@dataclass(frozen=True)
+class TrainSplits:
+    """Indices of the three grouped splits every trained bundle uses (see :func:`make_splits`)."""
+
+    train: np.ndarray
+    calibration: np.ndarray
+    holdout: np.ndarray
+
+    def spec(self, seed: int, holdout_fraction: float, calibration_fraction: float) -> SplitSpec:
+        """The manifest's record of these splits (with the corpus fingerprint, enough to rebuild them)."""
+        return SplitSpec(
+            seed=seed,
+            holdout_fraction=holdout_fraction,
+            calibration_fraction=calibration_fraction,
+            n_train=len(self.train),
+            n_calibration=len(self.calibration),
+            n_holdout=len(self.holdout),
+        )
+
+
+def make_splits(
+    records: Sequence[CorpusRecord], seed: int, holdout_fraction: float, calibration_fraction: float
+) -> TrainSplits:
+    """Train, calibration and hold-out, grouped by pair and stratified; the same records and seed give
+    the same splits::
+
+        corpus ─┬─ holdout      (holdout_fraction)      never seen; the manifest's metrics come from here
+                └─ rest ─┬─ calibration (calibration_fraction of the corpus)  Platt scaling, thresholds
+                         └─ train                                             the model
+    """
+    rest, holdout = holdout_split(records, holdout_fraction, seed)
+    rest_records = [records[i] for i in rest]
+    train, calibration = holdout_split(rest_records, calibration_fraction / (1 - holdout_fraction), seed + 1)
+    return TrainSplits(train=rest[train], calibration=rest[calibration], holdout=holdout)

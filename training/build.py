@@ -1,0 +1,276 @@
+"""The one build path from a fitted detector to a bundle, the same for every kind.
+
+::
+
+    kind's fit ──▶ DraftBundle (graph, tokenizers, window spec)
+                      │
+                      ▼ written as an uncalibrated draft, loaded by the runtime (humanlike.detector.Detector)
+    calibration split ──▶ raw logits ──▶ Platt scaling, thresholds at 1% / 5% FPR on its human texts
+    hold-out split    ──▶ raw logits ──▶ metrics (AUROC, TPR at each threshold, per data type ...)
+                      │
+                      ▼
+                  write_bundle: manifest + files + SHA256SUMS, renamed into place
+
+Calibration and evaluation score the *exported* graph through the runtime, so that the manifest's
+numbers hold for exactly what users run. A new kind adds only its fit and its graph
+(:mod:`humanlike.training.models`), then calls :func:`build_bundle` (or :func:`train_bundle`, which also
+reads and splits the corpus).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from humanlike.detector.bundle import (
+    BundleManifest,
+    Calibration,
+    CorpusFingerprint,
+    ModelKind,
+    Precision,
+    SplitSpec,
+    WindowSpec,
+    write_bundle,
+)
+from humanlike.detector.runtime import Detector
+from humanlike.training.calibration import fit_platt, thresholds_at_fpr
+from humanlike.training.data.corpus import labels_of, read_training_corpus, texts_of
+from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import TrainSplits, make_splits
+from humanlike.training.evaluation.metrics import binary_metrics, evaluate_scores
+
+log = logging.getLogger("humanlike.build")
+
+MAX_TEXT_CHARS = 100_000
+"""Longest text a bundle accepts (the manifest's ``max_length``)."""
+
+
+@dataclass
+class DraftBundle:
+    """What a detector kind's fit produces: the bundle's files and how the runtime reads text."""
+
+    kind: ModelKind
+    files: dict[str, bytes]
+    """``model.onnx`` and the kind's other files (tokenizers, n-gram vocabularies)."""
+    windows: WindowSpec | None = None
+    precision: Precision = "fp32"
+    training: dict[str, Any] = field(default_factory=dict)
+    """How it was fitted, for the manifest's ``training`` section."""
+
+
+@dataclass
+class BuildData:
+    """Labelled texts a bundle is calibrated and evaluated on, with the record of where they came from."""
+
+    records: list[CorpusRecord]
+    corpus: CorpusFingerprint
+    splits: TrainSplits
+    split: SplitSpec
+    calibration_name: str
+    """How the calibration texts were chosen, for ``Calibration.fitted_on``."""
+
+    @classmethod
+    def from_corpus(
+        cls,
+        corpus_paths: Sequence[str],
+        *,
+        seed: int = 0,
+        holdout_fraction: float = 0.1,
+        calibration_fraction: float = 0.1,
+        mapping: FieldMapping | None = None,
+        sample_size: int | None = None,
+    ) -> BuildData:
+        """The corpus (or a grouped sample of it) in train / calibration / hold-out splits."""
+        records, corpus, _ = read_training_corpus(corpus_paths, mapping, sample_size, seed)
+        splits = make_splits(records, seed, holdout_fraction, calibration_fraction)
+        return cls(
+            records,
+            corpus,
+            splits,
+            splits.spec(seed, holdout_fraction, calibration_fraction),
+            f"calibration split ({len(splits.calibration)} texts)",
+        )
+
+    @classmethod
+    def calibration_sample(
+        cls, corpus_paths: Sequence[str], size: int, *, seed: int = 0, mapping: FieldMapping | None = None
+    ) -> BuildData:
+        """A grouped sample used whole for calibration, for a kind that trains on nothing: every text is
+        unseen, so its metrics on the sample are an honest estimate and no hold-out is set apart."""
+        records, corpus, _ = read_training_corpus(corpus_paths, mapping, size, seed)
+        everything = np.arange(len(records))
+        none = np.array([], dtype=int)
+        split = SplitSpec(
+            seed=seed,
+            holdout_fraction=0,
+            calibration_fraction=1.0,
+            n_train=0,
+            n_calibration=len(records),
+            n_holdout=0,
+        )
+        name = f"grouped sample of the corpus ({len(records)} texts)"
+        return cls(records, corpus, TrainSplits(none, everything, none), split, name)
+
+    def texts(self, part: str) -> list[str]:
+        return texts_of(self.records, getattr(self.splits, part))
+
+    def labels(self, part: str) -> np.ndarray:
+        return labels_of(self.records, getattr(self.splits, part))
+
+
+def draft_manifest(
+    draft: DraftBundle, corpus: CorpusFingerprint, split: SplitSpec, calibration: Calibration | None = None
+) -> BundleManifest:
+    """A bundle's manifest before calibration: enough for the runtime to load and score its graph."""
+    return BundleManifest(
+        kind=draft.kind,
+        precision=draft.precision,
+        max_length=MAX_TEXT_CHARS,
+        windows=draft.windows,
+        calibration=calibration or Calibration(fitted_on="uncalibrated draft"),
+        thresholds=[],
+        corpus=corpus,
+        split=split,
+        training=draft.training,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        humanlike_version=version("humanlike"),
+    )
+
+
+def score_draft(
+    manifest: BundleManifest,
+    files: dict[str, bytes],
+    parts: dict[str, list[str]],
+    *,
+    threads: int | None = None,
+    progress: bool = True,
+    chunk: int = 256,
+) -> dict[str, np.ndarray]:
+    """Raw text logits of each named list of texts, from the draft bundle run by the runtime itself.
+
+    ``chunk`` is texts per progress step (the runtime plans its own batches).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        detector = Detector(write_bundle(Path(tmp) / "draft", manifest, files), device="cpu", threads=threads)
+        return {
+            name: _logits(detector, texts, f"{manifest.kind} {manifest.precision}: {name}", progress, chunk)
+            for name, texts in parts.items()
+        }
+
+
+def build_bundle(
+    draft: DraftBundle,
+    out: str | Path,
+    data: BuildData,
+    *,
+    threads: int | None = None,
+    progress: bool = True,
+    chunk: int = 256,
+) -> BundleManifest:
+    """Calibrates, sets thresholds, evaluates and writes ``draft`` to ``out``; returns the manifest.
+
+    The thresholds come from the calibration split's human texts; the metrics from the hold-out, or,
+    when ``data`` has none (a kind that trained on nothing), from the calibration sample itself.
+    """
+    t = time.perf_counter()
+    draft_record = draft_manifest(draft, data.corpus, data.split)
+    parts = {"calibration": data.texts("calibration")}
+    if len(data.splits.holdout):
+        parts["hold-out"] = data.texts("holdout")
+    scored = score_draft(draft_record, draft.files, parts, threads=threads, progress=progress, chunk=chunk)
+
+    y_cal = data.labels("calibration")
+    calibration = fit_platt(scored["calibration"], y_cal, fitted_on=data.calibration_name)
+    thresholds = thresholds_at_fpr(calibration.apply(scored["calibration"])[y_cal == 0])
+    metrics: dict[str, Any]
+    if "hold-out" in scored:
+        holdout_records = [data.records[i] for i in data.splits.holdout]
+        p_holdout = calibration.apply(scored["hold-out"])
+        metrics = {"holdout": evaluate_scores(holdout_records, p_holdout, thresholds)}
+    else:
+        metrics = {
+            "calibration_sample": binary_metrics(y_cal, calibration.apply(scored["calibration"]), thresholds)
+        }
+    training = dict(draft.training)
+    training["timings"] = {
+        **training.get("timings", {}),
+        "calibrate_and_evaluate_s": round(time.perf_counter() - t, 1),
+    }
+    manifest = draft_record.model_copy(
+        update={
+            "calibration": calibration,
+            "thresholds": thresholds,
+            "metrics": metrics,
+            "training": training,
+        }
+    )
+    write_bundle(out, manifest, draft.files)
+    log.info("wrote %s", out)
+    return manifest
+
+
+def write_uncalibrated(draft: DraftBundle, out: str | Path, why: str, seed: int = 0) -> BundleManifest:
+    """A bundle with no labelled texts behind it: it scores with sigmoid(logit) and has no thresholds."""
+    empty = CorpusFingerprint(sha256="", n_records=0, paths=[])
+    split = SplitSpec(
+        seed=seed, holdout_fraction=0, calibration_fraction=0, n_train=0, n_calibration=0, n_holdout=0
+    )
+    manifest = draft_manifest(draft, empty, split, Calibration(fitted_on=why))
+    write_bundle(out, manifest, draft.files)
+    return manifest
+
+
+Fit = Callable[[BuildData], DraftBundle]
+"""A detector kind's fit: trains on ``data.splits.train`` and returns its draft."""
+
+
+def train_bundle(
+    fit: Fit,
+    corpus_paths: Sequence[str],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    holdout_fraction: float = 0.1,
+    calibration_fraction: float = 0.1,
+    mapping: FieldMapping | None = None,
+    sample_size: int | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    chunk: int = 256,
+) -> BundleManifest:
+    """Reads and splits the corpus, fits a kind on its train split, and builds the bundle."""
+    t = time.perf_counter()
+    data = BuildData.from_corpus(
+        corpus_paths,
+        seed=seed,
+        holdout_fraction=holdout_fraction,
+        calibration_fraction=calibration_fraction,
+        mapping=mapping,
+        sample_size=sample_size,
+    )
+    read_s = time.perf_counter() - t
+    t = time.perf_counter()
+    draft = fit(data)
+    timings = {"read_s": round(read_s, 1), "fit_s": round(time.perf_counter() - t, 1)}
+    draft.training = {**draft.training, "sample_size": sample_size, "timings": timings}
+    return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=chunk)
+
+
+def _logits(detector: Detector, texts: list[str], desc: str, progress: bool, chunk: int = 256) -> np.ndarray:
+    out = np.empty(len(texts), dtype=np.float64)
+    with tqdm(total=len(texts), desc=desc, disable=not progress, unit="text") as bar:
+        for start in range(0, len(texts), chunk):
+            out[start : start + chunk] = detector.llm_logits(texts[start : start + chunk])
+            bar.update(min(chunk, len(texts) - start))
+    return out
