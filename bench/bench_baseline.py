@@ -24,6 +24,7 @@ import numpy as np
 from humanlike.detector import Detector
 from humanlike.detector.ranking import rank_jsonl
 from humanlike.detector.runtime import usable_cores
+from humanlike.training.config import SplitConfig
 from humanlike.training.data.corpus import resolve_corpus_paths
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.splits import make_splits
@@ -63,7 +64,9 @@ def main() -> int:
     paths = resolve_corpus_paths(args.corpus)
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-"))
     t = time.perf_counter()
-    manifest = train_ngram_bundle(paths, work / "bundle", sample_size=args.sample, progress=False)
+    manifest = train_ngram_bundle(
+        paths, work / "bundle", splits=SplitConfig(sample_size=args.sample), progress=False
+    )
     train_s = time.perf_counter() - t
 
     records, _ = load_corpus(paths)

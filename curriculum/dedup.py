@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -62,8 +62,8 @@ class Deduplicator:
         seed: MinHash seed; part of the curriculum manifest, since other seeds find other pairs.
     """
 
-    mode: DedupMode = "none"
-    threshold: float = 0.8
+    mode: DedupMode = field(default="none", metadata={"help": "drop exact or near duplicates"})
+    threshold: float = field(default=0.8, metadata={"help": "Jaccard of word 3-grams for near duplicates"})
     num_perm: int = 128
     seed: int = 1
 

@@ -95,14 +95,20 @@ class CurriculumOptions:
         run_bytes: memory for each external sort's runs.
     """
 
-    strategy: Strategy = "human-likeness"
+    strategy: Strategy = field(default="human-likeness", metadata={"help": "the order"})
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
-    chunk_lines: int = 10_000
-    stages: int = 4
-    top_fraction: float | None = None
-    min_human_likeness: float | None = None
-    min_quality: float | None = None
-    max_per_generator: int | None = None
+    chunk_lines: int = field(default=10_000, metadata={"help": "rows per checkpointed chunk"})
+    stages: int = field(default=4, metadata={"help": "equal stages the order is cut into"})
+    top_fraction: float | None = field(
+        default=None, metadata={"help": "keep this leading share of the order"}
+    )
+    min_human_likeness: float | None = field(
+        default=None, metadata={"help": "drop rows below this human-likeness"}
+    )
+    min_quality: float | None = field(default=None, metadata={"help": "drop rows below this quality score"})
+    max_per_generator: int | None = field(
+        default=None, metadata={"help": "keep at most N rows of each generator"}
+    )
     run_bytes: int = DEFAULT_RUN_BYTES
 
     def __post_init__(self) -> None:

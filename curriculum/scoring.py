@@ -35,11 +35,14 @@ UNKNOWN_GROUP = "unknown"
 class ScoringOptions:
     """How rows are read and what is computed for them (part of a job's fingerprint)."""
 
-    text_field: str = "text"
-    generator_field: str = "generator"
-    label_field: str = "label"
-    lexicon_lang: str = "en"
-    batch_size: int = 16
+    text_field: str = field(default="text", metadata={"help": "the text's field"})
+    generator_field: str = field(default="generator", metadata={"help": "the generator's field"})
+    label_field: str = field(default="label", metadata={"help": "the label's field, when rows have one"})
+    lexicon_lang: str = field(default="en", metadata={"help": "wordfreq language of the OOV lexicon"})
+    # 16, not 64: the n-gram graph's dense [batch, features] intermediates dominate memory, and on
+    # 2 cores a smaller batch leaves room for the metrics thread at the same scoring rate
+    # (bench/bench_curriculum.py).
+    batch_size: int = field(default=16, metadata={"help": "texts per runtime call"})
     dedup: Deduplicator = field(default_factory=Deduplicator)
 
 

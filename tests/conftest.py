@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from humanlike.training.config import NgramBaselineConfig, TransformerConfig
 from humanlike.training.data.corpus import resolve_corpus_paths, sample
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.models.ngram import NgramBaselineConfig, train_ngram_bundle
-from humanlike.training.models.transformer import TransformerConfig, train_transformer_checkpoint
+from humanlike.training.models.ngram import train_ngram_bundle
+from humanlike.training.models.transformer import train_transformer_checkpoint
 
 # Small enough to train in seconds, large enough that every data type is in every split.
 SAMPLE_SIZE = 1500

@@ -17,6 +17,7 @@ import torch
 from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
 from humanlike.detector.inputs import TokenWindows
+from humanlike.training.config import SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.models.hybrid import WindowFeaturizer, train_hybrid_bundle
 from humanlike.training.models.lm import FEATURES, load_lm
@@ -42,7 +43,9 @@ def uncalibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def calibrated(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
-    build_zero_shot_bundle(out, corpus_paths=[str(small_corpus_file)], calibration_size=80, progress=False)
+    build_zero_shot_bundle(
+        out, corpus_paths=[str(small_corpus_file)], config=ZeroShotConfig(calibration_size=80), progress=False
+    )
     return out
 
 
@@ -148,7 +151,7 @@ def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path
 @pytest.fixture(scope="module")
 def hybrid(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "bundle"
-    train_hybrid_bundle([str(small_corpus_file)], out, sample_size=160, progress=False)
+    train_hybrid_bundle([str(small_corpus_file)], out, splits=SplitConfig(sample_size=160), progress=False)
     return out
 
 

@@ -44,6 +44,7 @@ from humanlike.detector.bundle import (
 )
 from humanlike.detector.runtime import Detector
 from humanlike.training.calibration import fit_platt, thresholds_at_fpr
+from humanlike.training.config import SplitConfig
 from humanlike.training.data.corpus import labels_of, read_training_corpus, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
@@ -82,23 +83,17 @@ class BuildData:
 
     @classmethod
     def from_corpus(
-        cls,
-        corpus_paths: Sequence[str],
-        *,
-        seed: int = 0,
-        holdout_fraction: float = 0.1,
-        calibration_fraction: float = 0.1,
-        mapping: FieldMapping | None = None,
-        sample_size: int | None = None,
+        cls, corpus_paths: Sequence[str], config: SplitConfig, *, mapping: FieldMapping | None = None
     ) -> BuildData:
         """The corpus (or a grouped sample of it) in train / calibration / hold-out splits."""
-        records, corpus, _ = read_training_corpus(corpus_paths, mapping, sample_size, seed)
-        splits = make_splits(records, seed, holdout_fraction, calibration_fraction)
+        c = config
+        records, corpus, _ = read_training_corpus(corpus_paths, mapping, c.sample_size, c.seed)
+        splits = make_splits(records, c.seed, c.holdout_fraction, c.calibration_fraction)
         return cls(
             records,
             corpus,
             splits,
-            splits.spec(seed, holdout_fraction, calibration_fraction),
+            splits.spec(c.seed, c.holdout_fraction, c.calibration_fraction),
             f"calibration split ({len(splits.calibration)} texts)",
         )
 
@@ -240,30 +235,20 @@ def train_bundle(
     corpus_paths: Sequence[str],
     out: str | Path,
     *,
-    seed: int = 0,
-    holdout_fraction: float = 0.1,
-    calibration_fraction: float = 0.1,
+    splits: SplitConfig = SplitConfig(),
     mapping: FieldMapping | None = None,
-    sample_size: int | None = None,
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
 ) -> BundleManifest:
     """Reads and splits the corpus, fits a kind on its train split, and builds the bundle."""
     t = time.perf_counter()
-    data = BuildData.from_corpus(
-        corpus_paths,
-        seed=seed,
-        holdout_fraction=holdout_fraction,
-        calibration_fraction=calibration_fraction,
-        mapping=mapping,
-        sample_size=sample_size,
-    )
+    data = BuildData.from_corpus(corpus_paths, splits, mapping=mapping)
     read_s = time.perf_counter() - t
     t = time.perf_counter()
     draft = fit(data)
     timings = {"read_s": round(read_s, 1), "fit_s": round(time.perf_counter() - t, 1)}
-    draft.training = {**draft.training, "sample_size": sample_size, "timings": timings}
+    draft.training = {**draft.training, "sample_size": splits.sample_size, "timings": timings}
     return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=chunk)
 
 

@@ -26,16 +26,17 @@ import numpy as np
 from tqdm import tqdm
 
 from humanlike.detector.bundle import Calibration
+from humanlike.training.config import NgramBaselineConfig
 from humanlike.training.data.corpus import labels_of, sample, sample_indices, texts_of
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import LeaveOutKey, leave_one_out_splits, make_splits
 from humanlike.training.evaluation.metrics import binary_metrics
-from humanlike.training.models.ngram import NgramBaseline, NgramBaselineConfig
+from humanlike.training.models.ngram import NgramBaseline
 
 if TYPE_CHECKING:
+    from humanlike.training.config import TransformerConfig
     from humanlike.training.models.hybrid import WindowFeatureTable
-    from humanlike.training.models.transformer import TransformerConfig
 
 ModelName = Literal["ngram", "transformer", "zero-shot", "encoder", "hybrid"]
 LM_MODELS = ("zero-shot", "encoder", "hybrid")
@@ -122,7 +123,7 @@ def crossval_report(
     holdout = make_splits(records, seed, holdout_fraction, calibration_fraction).holdout
     config = config or NgramBaselineConfig()
     if "transformer" in models and transformer_config is None:
-        from humanlike.training.models.transformer import TransformerConfig
+        from humanlike.training.config import TransformerConfig
 
         transformer_config = TransformerConfig(seed=seed)
     splits = [

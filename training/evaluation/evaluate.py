@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import BundleManifest
+from humanlike.training.config import option
 from humanlike.training.data.corpus import fingerprint
 from humanlike.training.data.readers import FieldMapping, load_corpus
 from humanlike.training.data.schema import CorpusRecord
@@ -61,13 +62,15 @@ class EvalOptions:
         examples: keep one before/after text per perturbation (corpus text) in the report.
     """
 
-    split: EvalSplit = "auto"
-    n_bootstrap: int = 200
-    robustness_per_class: int = 1000
+    split: EvalSplit = option(
+        "auto", "auto: the bundle's hold-out when the corpus is its training corpus, else all records"
+    )
+    n_bootstrap: int = option(200, "grouped bootstrap replicates (0: none)")
+    robustness_per_class: int = option(1000, "human and LLM texts each, perturbed per perturbation (0: skip)")
     perturbations: tuple[str, ...] = ()
-    profile: bool = True
+    profile: bool = option(True, "profile the corpus (lengths, lexical diversity)")
     crossval: Path | None = None
-    examples: bool = True
+    examples: bool = option(True, "keep example corpus texts in the report (--no-examples to publish it)")
     seed: int = 0
     batch_size: int = 64
     progress: bool = True

@@ -30,6 +30,7 @@ from humanlike.detector.bundle import (
 from humanlike.detector.inputs import HybridWindows, Window
 from humanlike.detector.runtime import aggregate_windows, plan_batches
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
+from humanlike.training.config import HybridConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.models.lm import (
     ENCODER_MAX_TOKENS,
@@ -194,24 +195,19 @@ def train_hybrid_bundle(
     corpus_paths: Sequence[str],
     out: str | Path,
     *,
-    sample_size: int | None = 3000,
-    seed: int = 0,
-    holdout_fraction: float = 0.1,
-    calibration_fraction: float = 0.1,
+    splits: SplitConfig = SplitConfig(sample_size=HybridConfig.sample_size),
+    config: HybridConfig = HybridConfig(),
     mapping: FieldMapping | None = None,
     threads: int | None = None,
     progress: bool = True,
 ) -> BundleManifest:
     """Fits the hybrid on a grouped sample of the corpus and writes a calibrated, evaluated bundle."""
     return train_bundle(
-        hybrid_fit(progress=progress),
+        hybrid_fit(C=config.C, progress=progress),
         corpus_paths,
         out,
-        seed=seed,
-        holdout_fraction=holdout_fraction,
-        calibration_fraction=calibration_fraction,
+        splits=splits,
         mapping=mapping,
-        sample_size=sample_size,
         threads=threads,
         progress=progress,
         chunk=32,

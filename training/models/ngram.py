@@ -8,7 +8,6 @@ LLM log-odds; the TF-IDF weighting, normalisation and linear model all run insid
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
+from humanlike.training.config import NgramBaselineConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
 
 ONNX_OPSET = 17
-
-
-@dataclass(frozen=True)
-class NgramBaselineConfig:
-    word_ngram_range: tuple[int, int] = (1, 2)
-    char_ngram_range: tuple[int, int] = (3, 5)
-    max_word_features: int = 200_000
-    max_char_features: int = 300_000
-    min_df: int = 2
-    # Case carries style (capitalisation habits); words stay lowercased so that the vocabulary
-    # generalises, characters keep case. Measured over 3 seeds before adopting (see README).
-    lowercase_chars: bool = False
-    sublinear_tf: bool = True
-    C: float = 10.0
-    max_iter: int = 1000
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _fit_vectorizer(
@@ -255,23 +237,12 @@ def train_ngram_bundle(
     corpus_paths: Sequence[str],
     out: str | Path,
     *,
-    seed: int = 0,
-    holdout_fraction: float = 0.1,
-    calibration_fraction: float = 0.1,
+    splits: SplitConfig = SplitConfig(),
     config: NgramBaselineConfig | None = None,
     mapping: FieldMapping | None = None,
-    sample_size: int | None = None,
     progress: bool = True,
 ) -> BundleManifest:
     """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``."""
     return train_bundle(
-        ngram_fit(config),
-        corpus_paths,
-        out,
-        seed=seed,
-        holdout_fraction=holdout_fraction,
-        calibration_fraction=calibration_fraction,
-        mapping=mapping,
-        sample_size=sample_size,
-        progress=progress,
+        ngram_fit(config), corpus_paths, out, splits=splits, mapping=mapping, progress=progress
     )

@@ -28,7 +28,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from transformers.utils import logging as hf_logging
 
 from humanlike.detector.bundle import TOKENIZER_FILE, CorpusFingerprint
 from humanlike.detector.runtime import usable_cores
+from humanlike.training.config import TransformerConfig
 from humanlike.training.data.corpus import labels_of, read_training_corpus, sample_indices, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
@@ -53,29 +54,6 @@ log = logging.getLogger("humanlike.transformer")
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
 CHECKPOINT_FILE = "checkpoint.json"
-
-
-@dataclass(frozen=True)
-class TransformerConfig:
-    """Fine-tuning settings; the defaults are the ones that fit the 60-minute CPU budget."""
-
-    max_tokens: int = 128
-    window_overlap: int = 32
-    max_train_texts: int | None = 36_000
-    epochs: int = 1
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.06
-    freeze_embeddings: bool = True
-    validation_texts: int = 1_000
-    eval_every: int = 250
-    patience: int = 3
-    time_budget_s: float | None = 45 * 60
-    seed: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

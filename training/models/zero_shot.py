@@ -17,14 +17,15 @@ from pathlib import Path
 
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleManifest, WindowSpec
 from humanlike.training.build import BuildData, DraftBundle, build_bundle, write_uncalibrated
+from humanlike.training.config import ZeroShotConfig
 from humanlike.training.data.readers import FieldMapping
-from humanlike.training.models.lm import FEATURES, MAX_TOKENS, OPSET, ZeroShotGraph, export_graph, load_lm
+from humanlike.training.models.lm import FEATURES, OPSET, ZeroShotGraph, export_graph, load_lm
 from humanlike.training.pretrained import default_lm_gguf
 
 log = logging.getLogger("humanlike.zero_shot")
 
 
-def zero_shot_draft(max_tokens: int = MAX_TOKENS) -> DraftBundle:
+def zero_shot_draft(max_tokens: int = ZeroShotConfig.max_tokens) -> DraftBundle:
     """The packaged LM's graph with the criterion as ``llm_logit`` (and its features and LM logits)."""
     t = time.perf_counter()
     gguf = default_lm_gguf()
@@ -52,8 +53,7 @@ def build_zero_shot_bundle(
     out: str | Path,
     *,
     corpus_paths: Sequence[str] | None = None,
-    calibration_size: int = 400,
-    max_tokens: int = MAX_TOKENS,
+    config: ZeroShotConfig = ZeroShotConfig(),
     seed: int = 0,
     mapping: FieldMapping | None = None,
     threads: int | None = None,
@@ -62,15 +62,15 @@ def build_zero_shot_bundle(
     """Writes a ``zero-shot`` bundle from the packaged LM to ``out``; returns its manifest.
 
     Args:
-        corpus_paths: labelled texts to calibrate on (about ``calibration_size`` of them, a grouped
-            sample); None: no calibration, no thresholds.
+        corpus_paths: labelled texts to calibrate on (a grouped
+            sample, ``config.calibration_size``); None: no calibration, no thresholds.
     """
-    draft = zero_shot_draft(max_tokens)
+    draft = zero_shot_draft(config.max_tokens)
     if not corpus_paths:
         manifest = write_uncalibrated(
             draft, out, "none: no labelled texts were given; p_llm = sigmoid(criterion), no thresholds", seed
         )
         log.warning("wrote %s uncalibrated: no labelled texts, so no thresholds at fixed FPR", out)
         return manifest
-    data = BuildData.calibration_sample(corpus_paths, calibration_size, seed=seed, mapping=mapping)
+    data = BuildData.calibration_sample(corpus_paths, config.calibration_size, seed=seed, mapping=mapping)
     return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=32)

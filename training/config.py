@@ -1,0 +1,87 @@
+"""What each training command can be told, with its default stated once: the command line builds its
+flags from these classes (:mod:`humanlike.cli.options`), and the training code takes them as they are.
+
+Plain dataclasses with no heavy imports, so that ``humanlike train --help`` loads neither torch nor
+scikit-learn. A field's ``help`` metadata is its flag's help text; the default is added to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def option(default: Any, help: str) -> Any:
+    """A dataclass field with its command-line help."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """The grouped train / calibration / hold-out splits of a trained bundle."""
+
+    seed: int = option(0, "seed of splits, samples and fits")
+    holdout_fraction: float = option(0.1, "grouped hold-out fraction")
+    calibration_fraction: float = option(0.1, "calibration fraction of the corpus")
+    sample_size: int | None = option(None, "train on a grouped sample of about N records (default: all)")
+
+
+@dataclass(frozen=True)
+class NgramBaselineConfig:
+    """The n-gram model: word and character TF-IDF, logistic regression."""
+
+    word_ngram_range: tuple[int, int] = (1, 2)
+    char_ngram_range: tuple[int, int] = (3, 5)
+    max_word_features: int = 200_000
+    max_char_features: int = 300_000
+    min_df: int = 2
+    # Case carries style (capitalisation habits); words stay lowercased so that the vocabulary
+    # generalises, characters keep case. Measured over 3 seeds before adopting (see docs/detectors.md).
+    lowercase_chars: bool = False
+    sublinear_tf: bool = True
+    C: float = 10.0
+    max_iter: int = 1000
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Fine-tuning settings; the defaults are the ones that fit the 60-minute CPU budget."""
+
+    max_tokens: int = option(128, "window length in tokens")
+    window_overlap: int = 32
+    max_train_texts: int | None = option(36_000, "cap on training texts")
+    epochs: int = option(1, "passes over the training texts")
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    freeze_embeddings: bool = True
+    validation_texts: int = option(1_000, "validation set size")
+    eval_every: int = option(250, "validate every N steps")
+    patience: int = 3
+    time_budget_s: float | None = option(45 * 60, "stop fine-tuning after this many seconds")
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """The hybrid: LM statistics and encoder embedding under a logistic regression."""
+
+    sample_size: int = option(
+        3000, "records it trains on (the LM reads every text, about 0.3 s each on 2 cores)"
+    )
+    C: float = 1.0
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    """The zero-shot bundle from the packaged LM."""
+
+    calibration_size: int = option(400, "labelled texts to calibrate on")
+    max_tokens: int = 128
