@@ -293,6 +293,16 @@ class Detector:
         spans, logits = self.window_logits(texts, batch_size)
         return self.score_windows(spans, logits, len(texts), windows=windows)
 
+    def rank_texts(self, texts: Sequence[str], batch_size: int = 64) -> list[tuple[int, TextScore]]:
+        """``(position in texts, score)``, most human-like first; ties keep input order.
+
+        Raises:
+            InvalidTextError: as :meth:`score_texts`.
+        """
+        scores = self.score_texts(texts, batch_size)
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i].human_likeness, i))
+        return [(i, scores[i]) for i in order]
+
     def score_windows(
         self, spans: Sequence[Window], logits: np.ndarray, n_texts: int, windows: bool = False
     ) -> list[TextScore]:

@@ -177,7 +177,10 @@ class DetectorService:
         except ServingError as e:
             self.metrics.errors.labels(e.code).inc()
             return pb.ScoreStreamResponse(
-                id=getattr(request, "id", ""), error=pb.Error(code=e.code, message=e.message, index=e.index)
+                id=getattr(request, "id", ""),
+                error=pb.Error(
+                    code=e.code, message=e.message, index=e.index, retry_after_s=e.retry_after or 0
+                ),
             )
         return pb.ScoreStreamResponse(
             id=request.id, scores=[text_score_message(s) for s in result.scores], model_id=result.model_id
