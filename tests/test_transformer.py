@@ -21,6 +21,9 @@ from humanlike.training.models.transformer import load_checkpoint, window_logits
 from .conftest import TINY_TRANSFORMER
 from .test_layers import run_blocked
 
+# A real fine-tune and two exports: these run in `make test`, not `make test-fast`.
+pytestmark = pytest.mark.slow
+
 EDGE_CASES = [
     "a",
     "Tabs\tand  double  spaces\n\nand blank lines",

@@ -17,12 +17,16 @@ import torch
 from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
 from humanlike.detector.inputs import TokenWindows
+from humanlike.training.build import train_bundle
 from humanlike.training.config import SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.models.hybrid import WindowFeaturizer, train_hybrid_bundle
+from humanlike.training.models.hybrid import WindowFeaturizer, hybrid_fit
 from humanlike.training.models.lm import FEATURES, load_lm
-from humanlike.training.models.zero_shot import build_zero_shot_bundle
+from humanlike.training.models.zero_shot import build_zero_shot_bundle, zero_shot_draft
 from tests.test_cli import humanlike
+
+# The packaged LM reads a few texts a second on 2 cores: these run in `make test`, not `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +48,19 @@ def uncalibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def calibrated(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
     build_zero_shot_bundle(
-        out, corpus_paths=[str(small_corpus_file)], config=ZeroShotConfig(calibration_size=80), progress=False
+        out,
+        corpus_paths=[str(small_corpus_file)],
+        config=ZeroShotConfig(calibration_size=80),
+        progress=False,
+        draft=zero_shot_draft(),
     )
     return out
+
+
+@pytest.fixture(scope="module")
+def featurizer() -> WindowFeaturizer:
+    """The hybrid's LM and encoder, loaded once for the module."""
+    return WindowFeaturizer()
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +163,23 @@ def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def hybrid(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hybrid(
+    small_corpus_file: Path, featurizer: WindowFeaturizer, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "bundle"
-    train_hybrid_bundle([str(small_corpus_file)], out, splits=SplitConfig(sample_size=160), progress=False)
+    train_bundle(
+        hybrid_fit(featurizer, progress=False),
+        [str(small_corpus_file)],
+        out,
+        splits=SplitConfig(sample_size=160),
+        progress=False,
+        chunk=32,
+    )
     return out
 
 
 def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
-    hybrid: Path, real_texts: list[str]
+    hybrid: Path, featurizer: WindowFeaturizer, real_texts: list[str]
 ) -> None:
     _, manifest = read_bundle(hybrid)
     assert manifest.kind == "hybrid" and manifest.windows is not None
@@ -171,7 +194,7 @@ def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
         "encoder_attention_mask",
     }
     # The same features in PyTorch, through the runtime's own window encoder, then the graph's head.
-    table = WindowFeaturizer().table(real_texts, progress=False)
+    table = featurizer.table(real_texts, progress=False)
     assert [o.name for o in session.get_outputs()] == ["llm_logit", "features"]
     onnx_features = np.concatenate(
         [
@@ -193,7 +216,7 @@ def test_crossval_puts_the_lm_models_side_by_side(small_corpus_file: Path, tmp_p
         "--corpus",
         str(small_corpus_file),
         "--sample",
-        "200",
+        "120",
         "--by",
         "generator",
         "--only",

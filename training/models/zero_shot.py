@@ -58,14 +58,16 @@ def build_zero_shot_bundle(
     mapping: FieldMapping | None = None,
     threads: int | None = None,
     progress: bool = True,
+    draft: DraftBundle | None = None,
 ) -> BundleManifest:
     """Writes a ``zero-shot`` bundle from the packaged LM to ``out``; returns its manifest.
 
     Args:
         corpus_paths: labelled texts to calibrate on (a grouped
             sample, ``config.calibration_size``); None: no calibration, no thresholds.
+        draft: the graph from :func:`zero_shot_draft`, when one was exported already.
     """
-    draft = zero_shot_draft(config.max_tokens)
+    draft = draft or zero_shot_draft(config.max_tokens)
     if not corpus_paths:
         manifest = write_uncalibrated(
             draft, out, "none: no labelled texts were given; p_llm = sigmoid(criterion), no thresholds", seed
