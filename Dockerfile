@@ -13,12 +13,15 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# The sources of every package pyproject.toml installs: humanlike/ and the folders its links point to
+# (tests/test_packaging.py checks that these cover every file of the wheel).
 COPY pyproject.toml README.md ./
 COPY protos ./protos
+COPY humanlike ./humanlike
 COPY detector ./detector
 COPY training ./training
 COPY serving ./serving
-COPY humanlike ./humanlike
+COPY curriculum ./curriculum
 RUN pip install 'grpcio-tools>=1.85' \
  && python protos/generate.py \
  && pip wheel --no-deps --wheel-dir /wheels .
@@ -29,7 +32,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HUMANLIKE_BUNDLE=/models/bundle HUMANLIKE_HOST=0.0.0.0 \
     HUMANLIKE_HTTP_PORT=8000 HUMANLIKE_GRPC_PORT=50051
 COPY --from=build /wheels /wheels
-RUN pip install "$(ls /wheels/humanlike-*.whl)[serve]" && rm -rf /wheels \
+RUN pip install "$(ls /wheels/humanlike-*.whl)[serve,curriculum]" && rm -rf /wheels \
  && useradd --system --uid 10001 --no-create-home humanlike
 USER 10001
 EXPOSE 8000 50051
