@@ -32,7 +32,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: an n-gram bundle's ``features.json`` may name a text normalisation (older runtimes would ignore it
+and score other text than the model read). Version 1 bundles are read as they are."""
+READABLE_VERSIONS = (1, 2)
 MANIFEST_FILE = "bundle.json"
 CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"
@@ -198,9 +201,10 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
     if not isinstance(raw, dict) or raw.get("format") != "humanlike-bundle":
         raise BundleError(f"bundle {root}: {MANIFEST_FILE} is not a humanlike manifest")
     version = raw.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise BundleError(
-            f"bundle {root} has format version {version!r}; this runtime reads version {FORMAT_VERSION}"
+            f"bundle {root} has format version {version!r}; this runtime reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     try:
         manifest = BundleManifest.model_validate(raw)

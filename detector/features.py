@@ -28,6 +28,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from humanlike.detector.normalize import Normalization, normalize_text
+
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _WHITESPACE_RUNS = re.compile(r"\s\s+")  # scikit-learn's CountVectorizer._white_spaces
 
@@ -43,6 +45,8 @@ class NgramFeatureSpec(BaseModel):
     lowercase_words: bool = True
     lowercase_chars: bool = True
     token_pattern: str = SKLEARN_TOKEN_PATTERN
+    normalization: Normalization = "none"
+    """Applied to a text before both splits (:mod:`humanlike.detector.normalize`)."""
     words: list[str]
     """Word vocabulary; the id of ``words[i]`` is ``i + 1``."""
 
@@ -77,6 +81,7 @@ class NgramFeaturizer:
         return codepoints.astype(np.int64) + 1
 
     def encode(self, texts: Sequence[str]) -> NgramInputs:
+        texts = [normalize_text(t, self.spec.normalization) for t in texts]
         return NgramInputs(
             word_ids=pad([self.word_ids(t) for t in texts]),
             char_ids=pad([self.char_ids(t) for t in texts]),

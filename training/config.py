@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from humanlike.detector.normalize import Normalization
+
 
 def option(default: Any, help: str) -> Any:
     """A dataclass field with its command-line help."""
@@ -41,6 +43,9 @@ class NgramBaselineConfig:
     sublinear_tf: bool = True
     C: float = 10.0
     max_iter: int = 1000
+    # Format cues of a text's source (whitespace, typography, placeholders, chat openers) normalised
+    # away before the model reads the text, in training and at run time (see detector/normalize.py).
+    normalization: Normalization = "none"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

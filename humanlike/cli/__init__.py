@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "evaluate a bundle (or two, --compare): metrics with intervals, slices, robustness, HTML report",
     ),
     "crossval": ("evaluation", "leave-one-generator-out / leave-one-source-out evaluation"),
+    "generalization": (
+        "evaluation",
+        "the generalization protocol: detector recipes on left-out sources and the newest generators",
+    ),
     "score": ("scoring", "score texts; JSONL out, one line per input, in order"),
     "rank": ("scoring", "rank a JSONL corpus, most human-like first"),
     "curriculum": ("curriculum", "order a corpus into a training curriculum (streaming, resumable)"),

@@ -30,7 +30,56 @@ EVAL_FLAG_NAMES = {"n_bootstrap": "--bootstrap", "robustness_per_class": "--robu
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
-    (_configure_eval if name == "eval" else _configure_crossval)(parser)
+    {"eval": _configure_eval, "crossval": _configure_crossval, "generalization": _configure_generalization}[
+        name
+    ](parser)
+
+
+def _configure_generalization(parser: argparse.ArgumentParser) -> None:
+    from humanlike.training.evaluation.generalization import CANDIDATES
+
+    parser.description = (
+        "Leave-one-source-out over every source with both labels, and newest-generators-out, for each "
+        "candidate recipe on the same folds and texts. Writes OUT (JSON) and OUT.scores.npz after every "
+        "fit; run again to resume."
+    )
+    add_corpus_arg(parser)
+    parser.add_argument("--out", type=Path, required=True, help="report to write (JSON)")
+    parser.add_argument(
+        "--candidate",
+        nargs="+",
+        choices=list(CANDIDATES),
+        default=list(CANDIDATES),
+        help="recipes to compare",
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="FOLD", help="run only these folds (source=S, newest-generators)"
+    )
+    parser.add_argument("--max-train", type=int, default=10_000, help="texts each fit reads (default: 10000)")
+    parser.add_argument(
+        "--max-test", type=int, default=4_000, help="about how many test texts per fold (default: 4000)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    add_progress_arg(parser)
+    parser.set_defaults(handler=cmd_generalization)
+
+
+def cmd_generalization(args: argparse.Namespace) -> int:
+    from humanlike.training.evaluation.generalization import format_summary, run_protocol
+
+    report = run_protocol(
+        corpus_paths(args.corpus),
+        args.out,
+        candidates=args.candidate,
+        max_train=args.max_train,
+        max_test=args.max_test,
+        seed=args.seed,
+        only=args.only,
+        progress=not args.no_progress,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(format_summary(report))
+    return EXIT_OK
 
 
 def _configure_eval(parser: argparse.ArgumentParser) -> None:

@@ -70,21 +70,26 @@ def holdout_split(
 def leave_one_out(
     records: Sequence[CorpusRecord], key: LeaveOutKey, value: str, holdout: np.ndarray
 ) -> Split:
-    """Train without ``key == value``; test on it.
-
-    - test: every record with ``key == value``, plus the human texts grouped with them (their pairs).
-      When that leaves a class missing (an LLM-only generator or source, or a human-only source), the
-      hold-out records of the missing class and the same data types are added, so that AUROC is defined.
-    - train: records outside ``holdout``, minus every group that has a record in test, minus
-      every record with ``key == value`` (other-generator twins of a held-out text are dropped too).
-
-    ``holdout`` (indices, e.g. from :func:`holdout_split`) is never trained on.
-    """
-    n = len(records)
+    """Train without ``key == value``; test on it (see :func:`leave_out`)."""
     values = np.array([getattr(r, key) for r in records])
     core = values == value
     if not core.any():
         raise ValueError(f"no record has {key} == {value!r}")
+    return leave_out(records, core, f"{key}={value}", holdout)
+
+
+def leave_out(records: Sequence[CorpusRecord], core: np.ndarray, name: str, holdout: np.ndarray) -> Split:
+    """Train without the records of the mask ``core``; test on them.
+
+    - test: every ``core`` record, plus the human texts grouped with them (their pairs). When that
+      leaves a class missing (an LLM-only generator or source, or a human-only source), the hold-out
+      records of the missing class and the same data types are added, so that AUROC is defined.
+    - train: records outside ``holdout``, minus every group that has a record in test, minus every
+      ``core`` record (other-generator twins of a held-out text are dropped too).
+
+    ``holdout`` (indices, e.g. from :func:`holdout_split`) is never trained on.
+    """
+    n = len(records)
     labels = np.array([r.label for r in records])
     dtypes = np.array([r.data_type for r in records])
     groups = group_ids(records)
@@ -95,11 +100,9 @@ def leave_one_out(
     test = core | (touched & (labels == "human"))
     missing = {"human", "llm"} - set(labels[test])
     if missing:
-        test |= (
-            in_holdout & np.isin(labels, list(missing)) & np.isin(dtypes, dtypes[core]) & (values != value)
-        )
+        test |= in_holdout & np.isin(labels, list(missing)) & np.isin(dtypes, dtypes[core]) & ~core
     train = ~in_holdout & ~np.isin(groups, groups[test]) & ~core & ~touched
-    return Split(name=f"{key}={value}", train=np.flatnonzero(train), test=np.flatnonzero(test))
+    return Split(name=name, train=np.flatnonzero(train), test=np.flatnonzero(test))
 
 
 def leave_one_out_splits(

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
+from humanlike.detector.normalize import normalize_text
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
@@ -67,8 +68,11 @@ class NgramBaseline:
         )
         self.classifier = LogisticRegression(C=c.C, solver="liblinear", max_iter=c.max_iter)
 
+    def _read(self, texts: Iterable[str]) -> list[str]:
+        return [normalize_text(t, self.config.normalization) for t in texts]
+
     def fit(self, texts: Sequence[str], y: np.ndarray, n_jobs: int = 2) -> NgramBaseline:
-        texts = list(texts)
+        texts = self._read(texts)
         fitted = Parallel(n_jobs=n_jobs)(
             delayed(_fit_vectorizer)(v, texts) for v in (self.word_vectorizer, self.char_vectorizer)
         )
@@ -78,7 +82,7 @@ class NgramBaseline:
         return self
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
-        texts = list(texts)
+        texts = self._read(texts)
         return sp.hstack(
             [self.word_vectorizer.transform(texts), self.char_vectorizer.transform(texts)], format="csr"
         )
@@ -97,6 +101,7 @@ class NgramBaseline:
             words=self._word_list(),
             lowercase_words=self.word_vectorizer.lowercase,
             lowercase_chars=self.char_vectorizer.lowercase,
+            normalization=self.config.normalization,
         )
 
     def _word_list(self) -> list[str]:

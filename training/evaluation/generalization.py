@@ -1,0 +1,296 @@
+"""The generalization protocol: how a detector recipe does on sources and generators it never saw.
+
+Folds, on the whole corpus directory:
+
+- ``source=S`` for every source that has both labels: the test is S's texts (and the human texts paired
+  with them); the training side is every other source, minus every group that touches the test;
+- ``newest-generators``: the test is every LLM text of the newest families (:data:`NEWEST`: gpt-4o,
+  gpt-4-turbo, claude-3-*, gemini-*, llama-3-*) and the human texts paired with them; the training side
+  holds no text of those families.
+
+Every candidate recipe is fitted on the same training side of a fold (a grouped 10% of it set apart to
+choose the recipe's own thresholds) and scores the same test texts. Per fold and candidate:
+
+- AUROC, and TPR at 1% FPR (the threshold that flags 1% of the test's human texts);
+- ``own_fpr``: the share of the test's human texts that the candidate's *own* 1% threshold flags, the
+  threshold chosen as a bundle's is, on human texts of its training side;
+- the test's human logits, kept beside the report (``.scores.npz``) for :func:`threshold_transfer`,
+  which asks what a threshold chosen on *unseen-source* human texts does on yet another unseen source.
+
+The report is written after every fold and a rerun skips the folds it holds: a run may stop and resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from humanlike.detector.normalize import Normalization
+from humanlike.training.config import NgramBaselineConfig
+from humanlike.training.data.balance import Balance, balanced_indices
+from humanlike.training.data.corpus import labels_of, sample_indices, texts_of
+from humanlike.training.data.readers import load_corpus
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import Split, holdout_split, leave_out
+from humanlike.training.evaluation.metrics import binary_metrics
+
+NEWEST_EXACT = ("gpt-4o", "gpt-4-turbo")
+NEWEST_PREFIXES = ("claude-3", "gemini-", "llama-3-")
+TARGET_FPR = 0.01
+
+
+def is_newest(generator: str) -> bool:
+    """One of the families the newest-generators fold leaves out."""
+    return generator in NEWEST_EXACT or generator.startswith(NEWEST_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A recipe: which texts the model trains on, how it reads them, and the model."""
+
+    balance: Balance | None
+    """None: a uniform sample of the training side, as large as the balanced one would be."""
+    normalization: Normalization = "none"
+    ngram: NgramBaselineConfig = field(default_factory=NgramBaselineConfig)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "balance": asdict(self.balance) if self.balance else None,
+            "normalization": self.normalization,
+            "ngram": self.ngram.as_dict(),
+        }
+
+
+SMALL_NGRAM = NgramBaselineConfig(max_word_features=100_000, max_char_features=150_000)
+"""The n-gram at the protocol's budget: 17 folds x every candidate must fit in a working session."""
+
+CANDIDATES: dict[str, Candidate] = {
+    "ngram": Candidate(balance=None, ngram=SMALL_NGRAM),
+    "ngram-balanced": Candidate(balance=Balance(), ngram=SMALL_NGRAM),
+    "ngram-balanced-normalized": Candidate(balance=Balance(), normalization="v1", ngram=SMALL_NGRAM),
+}
+
+
+def protocol_folds(records: Sequence[CorpusRecord]) -> list[Split]:
+    """Every ``source=S`` fold with both labels, then the newest-generators fold."""
+    none = np.array([], dtype=int)
+    sources = np.array([r.source for r in records])
+    labels = np.array([r.label for r in records])
+    folds = [
+        leave_out(records, sources == s, f"source={s}", none)
+        for s in sorted(set(sources.tolist()))
+        if {"human", "llm"} <= set(labels[sources == s].tolist())
+    ]
+    newest = np.array([r.label == "llm" and is_newest(r.generator) for r in records])
+    folds.append(leave_out(records, newest, "newest-generators", none))
+    return folds
+
+
+def training_texts(
+    records: Sequence[CorpusRecord], train: np.ndarray, candidate: Candidate, max_train: int, seed: int
+) -> np.ndarray:
+    """The indices a candidate fits on: balanced or uniform, at most ``max_train``, the same size for
+    every candidate of a fold (the uniform one takes as many as the default balance would)."""
+    rng = np.random.default_rng(seed)
+    budget = min(max_train, len(balanced_indices(records, train, Balance(), seed)))
+    pool = balanced_indices(records, train, candidate.balance, seed) if candidate.balance else train
+    return np.sort(rng.permutation(pool)[: min(budget, len(pool))])
+
+
+def fit_and_score(
+    records: Sequence[CorpusRecord], fold: Split, candidate: Candidate, max_train: int, seed: int
+) -> tuple[np.ndarray, float, int]:
+    """Fits ``candidate`` on the training side of ``fold`` and scores ``fold.test``."""
+    """Test logits, the candidate's own 1% threshold (a logit) and how many texts it trained on."""
+    from humanlike.training.models.ngram import NgramBaseline
+
+    side = [records[i] for i in fold.train]
+    rest, calibration = holdout_split(side, 0.1, seed)
+    fit_idx = training_texts(records, fold.train[rest], candidate, max_train, seed)
+    model = NgramBaseline(dataclasses.replace(candidate.ngram, normalization=candidate.normalization))
+    model.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+    cal = fold.train[calibration]
+    cal_human = cal[labels_of(records, cal) == 0]
+    cal_logits = model.decision_function(texts_of(records, cal_human))
+    threshold = float(np.quantile(cal_logits, 1 - TARGET_FPR, method="higher"))
+    return model.decision_function(texts_of(records, fold.test)), threshold, len(fit_idx)
+
+
+def sampled_test(records: Sequence[CorpusRecord], fold: Split, max_test: int | None, seed: int) -> Split:
+    """The fold with a grouped, stratified sample of about ``max_test`` of its test texts (the same
+    sample for every candidate), to bound the cost of the large folds."""
+    return Split(fold.name, fold.train, sample_indices(records, fold.test, max_test, seed))
+
+
+def run_protocol(
+    corpus_paths: Sequence[str],
+    out: Path,
+    *,
+    candidates: Sequence[str] = tuple(CANDIDATES),
+    max_train: int = 10_000,
+    max_test: int | None = 4_000,
+    seed: int = 0,
+    only: Sequence[str] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Runs (or resumes) the protocol; writes ``out`` (JSON) and ``out.scores.npz`` after every fold."""
+    records, _ = load_corpus(corpus_paths)
+    folds = [
+        sampled_test(records, f, max_test, seed)
+        for f in protocol_folds(records)
+        if not only or f.name in only
+    ]
+    report: dict[str, Any] = {
+        "protocol": __doc__.split("\n\n")[0] if __doc__ else "",
+        "seed": seed,
+        "max_train": max_train,
+        "max_test": max_test,
+        "n_records": len(records),
+        "candidates": {name: CANDIDATES[name].describe() for name in candidates},
+        "folds": [],
+    }
+    scores_path = out.with_suffix(".scores.npz")
+    human_logits: dict[str, np.ndarray] = {}
+    if out.exists():
+        previous = json.loads(out.read_text(encoding="utf-8"))
+        same = [previous.get(k) == report[k] for k in ("candidates", "max_train", "max_test", "seed")]
+        if all(same):
+            report["folds"] = previous["folds"]
+            if scores_path.exists():
+                human_logits = dict(np.load(scores_path))
+    done = {(f["fold"], f["candidate"]) for f in report["folds"]}
+    todo = [(f, c) for f in folds for c in candidates if (f.name, c) not in done]
+    data_type = np.array([r.data_type for r in records])
+    for fold, name in tqdm(todo, desc="generalization", unit="fit", disable=not progress):
+        started = time.perf_counter()
+        logits, threshold, n_fit = fit_and_score(records, fold, CANDIDATES[name], max_train, seed)
+        y = labels_of(records, fold.test)
+        metrics = binary_metrics(y, 1 / (1 + np.exp(-logits)))
+        humans = logits[y == 0]
+        row = {
+            "fold": fold.name,
+            "candidate": name,
+            "data_types": sorted(set(data_type[fold.test].tolist())),
+            "n_train": n_fit,
+            "n_human": metrics["n_human"],
+            "n_llm": metrics["n_llm"],
+            "auroc": metrics["auroc"],
+            "tpr_at_1pct_fpr": metrics["tpr_at_fpr"]["0.01"],
+            "own_fpr": float(np.mean(humans > threshold)) if humans.size else None,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        report["folds"].append(row)
+        human_logits[f"{fold.name}|{name}"] = humans
+        _write(out, report, scores_path, human_logits)
+        log(
+            f"{fold.name:<28} {name:<26} AUROC {row['auroc']:.3f}  TPR@1% {row['tpr_at_1pct_fpr']:.3f}  "
+            f"own-threshold FPR {row['own_fpr']:.3f}  ({row['seconds']} s)"
+        )
+    report["summary"] = summarize(report, human_logits)
+    _write(out, report, scores_path, human_logits)
+    return report
+
+
+def _write(out: Path, report: dict[str, Any], scores_path: Path, logits: dict[str, np.ndarray]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    tmp_scores = scores_path.with_suffix(".tmp.npz")
+    np.savez(tmp_scores, **logits)  # type: ignore[arg-type]
+    tmp_scores.replace(scores_path)
+
+
+def threshold_transfer(human_logits: dict[str, np.ndarray], candidate: str) -> dict[str, float]:
+    """Per source fold: the FPR on its unseen human texts of the 1% threshold chosen on the unseen
+    human texts of every *other* source fold (each scored by the model that never saw it)."""
+    per_fold = {
+        k.split("|")[0]: v
+        for k, v in human_logits.items()
+        if k.endswith("|" + candidate) and k.startswith("source=")
+    }
+    out = {}
+    for name, humans in per_fold.items():
+        rest = [v for k, v in per_fold.items() if k != name]
+        others = np.concatenate(rest) if rest else np.array([])
+        if humans.size and others.size:
+            t = float(np.quantile(others, 1 - TARGET_FPR, method="higher"))
+            out[name] = float(np.mean(humans > t))
+    return out
+
+
+def summarize(report: dict[str, Any], human_logits: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per candidate: means over free-form source folds, over all source folds, the newest-generators
+    fold, and both kinds of threshold's FPR on unseen-source human texts."""
+    summary: dict[str, Any] = {}
+    for name in report["candidates"]:
+        rows = [f for f in report["folds"] if f["candidate"] == name]
+        sources = [f for f in rows if f["fold"].startswith("source=") and f["auroc"] is not None]
+        free = [f for f in sources if f["data_types"] == ["free_form"]]
+        newest = [f for f in rows if f["fold"] == "newest-generators"]
+        transfer = threshold_transfer(human_logits, name)
+
+        def mean(values: list[float]) -> float | None:
+            return round(float(np.mean(values)), 4) if values else None
+
+        summary[name] = {
+            "free_form_sources": {
+                "n_folds": len(free),
+                "mean_auroc": mean([f["auroc"] for f in free]),
+                "min_auroc": round(min(f["auroc"] for f in free), 4) if free else None,
+                "mean_tpr_at_1pct_fpr": mean([f["tpr_at_1pct_fpr"] for f in free]),
+                "mean_own_fpr": mean([f["own_fpr"] for f in free]),
+                "max_own_fpr": round(max(f["own_fpr"] for f in free), 4) if free else None,
+                "mean_transferred_fpr": mean([transfer[f["fold"]] for f in free if f["fold"] in transfer]),
+                "max_transferred_fpr": round(
+                    max(transfer[f["fold"]] for f in free if f["fold"] in transfer), 4
+                )
+                if any(f["fold"] in transfer for f in free)
+                else None,
+            },
+            "all_sources": {
+                "n_folds": len(sources),
+                "mean_auroc": mean([f["auroc"] for f in sources]),
+                "mean_tpr_at_1pct_fpr": mean([f["tpr_at_1pct_fpr"] for f in sources]),
+                "mean_own_fpr": mean([f["own_fpr"] for f in sources if f["own_fpr"] is not None]),
+            },
+            "newest_generators_auroc": newest[0]["auroc"] if newest else None,
+            "newest_generators_tpr_at_1pct_fpr": newest[0]["tpr_at_1pct_fpr"] if newest else None,
+        }
+    return summary
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    header = (
+        f"{'candidate':<28} {'LOSO AUROC':>10} {'min':>6} {'TPR@1%':>7} {'own FPR':>8} {'max':>6} "
+        f"{'OOS-thr FPR':>11} {'max':>6} {'newest AUROC':>12}"
+    )
+    lines = ["free-form source folds (mean) and the newest-generators fold", header, "-" * len(header)]
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    for name, s in report["summary"].items():
+        ff = s["free_form_sources"]
+        cells = [
+            f"{name:<28}",
+            f"{f(ff['mean_auroc']):>10}",
+            f"{f(ff['min_auroc']):>6}",
+            f"{f(ff['mean_tpr_at_1pct_fpr']):>7}",
+            f"{f(ff['mean_own_fpr']):>8}",
+            f"{f(ff['max_own_fpr']):>6}",
+            f"{f(ff['mean_transferred_fpr']):>11}",
+            f"{f(ff['max_transferred_fpr']):>6}",
+            f"{f(s['newest_generators_auroc']):>12}",
+        ]
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
