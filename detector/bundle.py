@@ -88,6 +88,11 @@ class Threshold(BaseModel):
     p_llm: float
     measured_fpr: float
     n_human: int
+    fitted_on: str = Field(default="", description="which human texts the threshold was chosen on")
+    fpr_by_source: dict[str, float] = Field(
+        default_factory=dict, description="the share of each source's human texts it flags (where known)"
+    )
+    worst_source_fpr: float | None = Field(default=None, description="the largest of fpr_by_source")
 
 
 class CorpusFingerprint(BaseModel):

@@ -22,13 +22,19 @@ EDGE_CASES = [
     "a",
     "NUL\x00inside",
     "😀 emoji 😀😀 and 中文字符",
+    "Sure, here is a story about a fox:\n\n\u201cRun,\u201d she said \u2014 [Your Name]",
+    "Sure!",
 ]
 
 
-@pytest.mark.parametrize("lowercase_chars", [False, True])
-def test_onnx_matches_sklearn(small_corpus: list[CorpusRecord], lowercase_chars: bool) -> None:
+@pytest.mark.parametrize(
+    ("lowercase_chars", "normalization"), [(False, "none"), (True, "none"), (False, "v1")]
+)
+def test_onnx_matches_sklearn(
+    small_corpus: list[CorpusRecord], lowercase_chars: bool, normalization: str
+) -> None:
     splits = make_splits(small_corpus, seed=0, holdout_fraction=0.1, calibration_fraction=0.1)
-    config = dataclasses.replace(SMALL_CONFIG, lowercase_chars=lowercase_chars)
+    config = dataclasses.replace(SMALL_CONFIG, lowercase_chars=lowercase_chars, normalization=normalization)
     model = NgramBaseline(config).fit(
         texts_of(small_corpus, splits.train), labels_of(small_corpus, splits.train)
     )
@@ -41,6 +47,7 @@ def test_onnx_matches_sklearn(small_corpus: list[CorpusRecord], lowercase_chars:
     onnx_p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     diff = float(np.abs(onnx_p - reference).max())
-    print(f"ONNX vs scikit-learn ({lowercase_chars=}) on {len(texts)} texts: max abs difference {diff:.3g}")
+    setting = f"{lowercase_chars=}, {normalization=}"
+    print(f"ONNX vs scikit-learn ({setting}) on {len(texts)} texts: max |diff| {diff:.3g}")
     assert diff <= 1e-5
     assert reference.std() > 0.05, "scores should vary across texts, or parity proves little"

@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -44,7 +45,8 @@ from humanlike.detector.bundle import (
 )
 from humanlike.detector.runtime import Detector
 from humanlike.training.calibration import fit_platt, thresholds_at_fpr
-from humanlike.training.config import SplitConfig
+from humanlike.training.config import SamplingConfig, SplitConfig
+from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.corpus import labels_of, read_training_corpus, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
@@ -117,6 +119,11 @@ class BuildData:
         name = f"grouped sample of the corpus ({len(records)} texts)"
         return cls(records, corpus, TrainSplits(none, everything, none), split, name)
 
+    def with_train(self, train: np.ndarray) -> BuildData:
+        """The same data with another training split (calibration and hold-out unchanged)."""
+        splits = TrainSplits(train, self.splits.calibration, self.splits.holdout)
+        return BuildData(self.records, self.corpus, splits, self.split, self.calibration_name)
+
     def texts(self, part: str) -> list[str]:
         return texts_of(self.records, getattr(self.splits, part))
 
@@ -172,11 +179,13 @@ def build_bundle(
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
+    oos: OutOfSourceHumans | None = None,
 ) -> BundleManifest:
     """Calibrates, sets thresholds, evaluates and writes ``draft`` to ``out``; returns the manifest.
 
-    The thresholds come from the calibration split's human texts; the metrics from the hold-out, or,
-    when ``data`` has none (a kind that trained on nothing), from the calibration sample itself.
+    The thresholds come from ``oos`` when given (human texts scored by models that never saw their
+    source), else from the calibration split's human texts; the metrics from the hold-out, or, when
+    ``data`` has none (a kind that trained on nothing), from the calibration sample itself.
     """
     t = time.perf_counter()
     draft_record = draft_manifest(draft, data.corpus, data.split)
@@ -187,7 +196,17 @@ def build_bundle(
 
     y_cal = data.labels("calibration")
     calibration = fit_platt(scored["calibration"], y_cal, fitted_on=data.calibration_name)
-    thresholds = thresholds_at_fpr(calibration.apply(scored["calibration"])[y_cal == 0])
+    if oos is not None:
+        thresholds = thresholds_at_fpr(
+            calibration.apply(oos.logits), sources=oos.sources, fitted_on=oos.description
+        )
+    else:
+        cal_sources = np.array([data.records[i].source for i in data.splits.calibration])
+        thresholds = thresholds_at_fpr(
+            calibration.apply(scored["calibration"])[y_cal == 0],
+            sources=cal_sources[y_cal == 0],
+            fitted_on=f"in distribution: the human texts of the {data.calibration_name}",
+        )
     metrics: dict[str, Any]
     if "hold-out" in scored:
         holdout_records = [data.records[i] for i in data.splits.holdout]
@@ -236,20 +255,111 @@ def train_bundle(
     out: str | Path,
     *,
     splits: SplitConfig = SplitConfig(),
+    sampling: SamplingConfig = SamplingConfig(),
     mapping: FieldMapping | None = None,
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
 ) -> BundleManifest:
-    """Reads and splits the corpus, fits a kind on its train split, and builds the bundle."""
+    """Reads and splits the corpus, fits a kind on (a balanced sample of) its train split, and builds
+    the bundle; with ``sampling.threshold_source_folds``, its thresholds come from out-of-source scores."""
     t = time.perf_counter()
     data = BuildData.from_corpus(corpus_paths, splits, mapping=mapping)
     read_s = time.perf_counter() - t
+    full_train = data.splits.train
+    data = data.with_train(balanced_train(data.records, full_train, sampling, splits.seed))
     t = time.perf_counter()
     draft = fit(data)
     timings = {"read_s": round(read_s, 1), "fit_s": round(time.perf_counter() - t, 1)}
-    draft.training = {**draft.training, "sample_size": splits.sample_size, "timings": timings}
-    return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=chunk)
+    oos = None
+    if sampling.threshold_source_folds:
+        t = time.perf_counter()
+        oos = out_of_source_humans(
+            fit, data, full_train, sampling, splits.seed, threads=threads, progress=progress, chunk=chunk
+        )
+        timings["out_of_source_s"] = round(time.perf_counter() - t, 1)
+    draft.training = {
+        **draft.training,
+        "sample_size": splits.sample_size,
+        "sampling": asdict(sampling),
+        "n_fitted_on": len(data.splits.train),
+        "timings": timings,
+    }
+    return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=chunk, oos=oos)
+
+
+def balanced_train(
+    records: Sequence[CorpusRecord], train: np.ndarray, sampling: SamplingConfig, seed: int
+) -> np.ndarray:
+    """The training indices after ``sampling``'s caps and length matching (all of them with neither)."""
+    if sampling.cap_per_source_label is None and not sampling.length_match:
+        return train
+    balance = Balance(cap_per_source_label=sampling.cap_per_source_label, length_match=sampling.length_match)
+    return balanced_indices(records, train, balance, seed)
+
+
+@dataclass
+class OutOfSourceHumans:
+    """Raw logits of calibration-split human texts, each from a refit that never saw the text's source."""
+
+    logits: np.ndarray
+    sources: np.ndarray
+    description: str
+
+
+def source_folds(records: Sequence[CorpusRecord], k: int) -> list[list[str]]:
+    """The sources in ``k`` groups of similar size (largest first, each to the smallest group)."""
+    sizes = Counter(r.source for r in records)
+    groups: list[list[str]] = [[] for _ in range(k)]
+    totals = [0] * k
+    for source, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        g = totals.index(min(totals))
+        groups[g].append(source)
+        totals[g] += n
+    return [g for g in groups if g]
+
+
+def out_of_source_humans(
+    fit: Fit,
+    data: BuildData,
+    full_train: np.ndarray,
+    sampling: SamplingConfig,
+    seed: int,
+    *,
+    threads: int | None = None,
+    progress: bool = True,
+    chunk: int = 256,
+) -> OutOfSourceHumans:
+    """Refits the kind ``sampling.threshold_source_folds`` times, each without a group of sources (and
+    every group of texts paired with them), and scores that group's calibration human texts."""
+    records = data.records
+    sources = np.array([r.source for r in records])
+    groups = np.array([r.group for r in records])
+    human = np.array([r.label == "human" for r in records])
+    logits: list[np.ndarray] = []
+    scored_sources: list[np.ndarray] = []
+    folds = source_folds(records, sampling.threshold_source_folds)
+    for fold in folds:
+        held = data.splits.calibration[np.isin(sources[data.splits.calibration], fold)]
+        held_humans = held[human[held]]
+        if not len(held_humans):
+            continue
+        blocked = np.isin(sources, fold) | np.isin(groups, groups[held])
+        train = full_train[~blocked[full_train]]
+        refit = fit(data.with_train(balanced_train(records, train, sampling, seed)))
+        manifest = draft_manifest(refit, data.corpus, data.split)
+        texts = texts_of(records, held_humans)
+        scored = score_draft(
+            manifest, refit.files, {"humans": texts}, threads=threads, progress=progress, chunk=chunk
+        )
+        logits.append(scored["humans"])
+        scored_sources.append(sources[held_humans])
+    all_logits = np.concatenate(logits)
+    description = (
+        f"out of source: {len(all_logits)} calibration-split human texts, each scored by one of "
+        f"{len(folds)} refits fitted without its source"
+    )
+    return OutOfSourceHumans(all_logits, np.concatenate(scored_sources), description)
 
 
 def _logits(detector: Detector, texts: list[str], desc: str, progress: bool, chunk: int = 256) -> np.ndarray:

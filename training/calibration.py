@@ -22,8 +22,18 @@ def fit_platt(logits: np.ndarray, y: np.ndarray, fitted_on: str) -> Calibration:
     )
 
 
-def thresholds_at_fpr(p_human: np.ndarray, target_fprs: tuple[float, ...] = TARGET_FPRS) -> list[Threshold]:
+def thresholds_at_fpr(
+    p_human: np.ndarray,
+    target_fprs: tuple[float, ...] = TARGET_FPRS,
+    *,
+    sources: np.ndarray | None = None,
+    fitted_on: str = "",
+) -> list[Threshold]:
     """For each target, the smallest ``t`` with ``mean(p_human > t) <= target``.
+
+    Args:
+        sources: each human text's source; given, every threshold records its FPR per source and the
+            worst of them.
 
     Raises:
         ValueError: there are no human texts to choose thresholds on.
@@ -34,12 +44,20 @@ def thresholds_at_fpr(p_human: np.ndarray, target_fprs: tuple[float, ...] = TARG
     thresholds = []
     for target in target_fprs:
         t = float(np.quantile(p_human, 1.0 - target, method="higher"))
+        by_source = (
+            {str(s): float(np.mean(p_human[sources == s] > t)) for s in sorted(set(sources.tolist()))}
+            if sources is not None
+            else {}
+        )
         thresholds.append(
             Threshold(
                 target_fpr=target,
                 p_llm=t,
                 measured_fpr=float(np.mean(p_human > t)),
                 n_human=int(p_human.size),
+                fitted_on=fitted_on,
+                fpr_by_source=by_source,
+                worst_source_fpr=max(by_source.values()) if by_source else None,
             )
         )
     return thresholds

@@ -29,6 +29,21 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class SamplingConfig:
+    """Which training texts a model fits on, and which human texts choose its thresholds."""
+
+    cap_per_source_label: int | None = option(
+        None, "train on at most N texts of each source and label, generators sampled evenly (default: no cap)"
+    )
+    length_match: bool = option(False, "length-match human and LLM training texts within each source")
+    threshold_source_folds: int = option(
+        0,
+        "choose thresholds on human texts scored by K refits that never saw their source "
+        "(0: on the calibration split, in distribution)",
+    )
+
+
+@dataclass(frozen=True)
 class NgramBaselineConfig:
     """The n-gram model: word and character TF-IDF, logistic regression."""
 
@@ -45,7 +60,11 @@ class NgramBaselineConfig:
     max_iter: int = 1000
     # Format cues of a text's source (whitespace, typography, placeholders, chat openers) normalised
     # away before the model reads the text, in training and at run time (see detector/normalize.py).
-    normalization: Normalization = "none"
+    normalization: Normalization = option(  # noqa: RUF009  (a frozen field: option() only adds help)
+        "none",
+        "normalise source format cues before reading a text "
+        "(v1: typography, openers, placeholders, whitespace)",
+    )
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -21,7 +21,14 @@ from humanlike.cli.common import (
     field_mapping,
 )
 from humanlike.cli.options import add_config_flags, config_from_flags
-from humanlike.training.config import HybridConfig, SplitConfig, TransformerConfig, ZeroShotConfig
+from humanlike.training.config import (
+    HybridConfig,
+    NgramBaselineConfig,
+    SamplingConfig,
+    SplitConfig,
+    TransformerConfig,
+    ZeroShotConfig,
+)
 
 SPLIT_FLAGS = ("seed", "holdout_fraction", "calibration_fraction", "sample_size")
 SPLIT_FLAG_NAMES = {
@@ -38,6 +45,8 @@ TRANSFORMER_FLAGS = (
     "time_budget_s",
 )
 TRANSFORMER_FLAG_NAMES = {"time_budget_s": "--time-budget"}
+SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "threshold_source_folds")
+NGRAM_FLAGS = ("normalization",)
 
 
 def add_transformer_args(p: argparse.ArgumentParser) -> None:
@@ -76,6 +85,9 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, required=True, help="bundle (ngram, hybrid) or checkpoint (transformer) directory"
     )
     add_config_flags(parser, SplitConfig, SPLIT_FLAGS, flags=SPLIT_FLAG_NAMES)
+    sampling = parser.add_argument_group("training sample and thresholds (n-gram, hybrid)")
+    add_config_flags(sampling, SamplingConfig, SAMPLING_FLAGS)
+    add_config_flags(parser.add_argument_group("n-gram"), NgramBaselineConfig, NGRAM_FLAGS)
     add_progress_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
     add_transformer_args(parser)
@@ -126,18 +138,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from humanlike.training.models.ngram import train_ngram_bundle
 
     paths = corpus_paths(args.corpus)
+    sampling = config_from_flags(SamplingConfig, args, SAMPLING_FLAGS)
+    common: dict[str, Any] = {
+        "sampling": sampling,
+        "mapping": field_mapping(args),
+        "progress": not args.no_progress,
+    }
     if args.model == "hybrid":
         splits = config_from_flags(
             SplitConfig, args, SPLIT_FLAGS, SplitConfig(sample_size=HybridConfig.sample_size)
         )
-        manifest = train_hybrid_bundle(
-            paths, args.out, splits=splits, mapping=field_mapping(args), progress=not args.no_progress
-        )
+        manifest = train_hybrid_bundle(paths, args.out, splits=splits, **common)
     else:
         splits = config_from_flags(SplitConfig, args, SPLIT_FLAGS)
-        manifest = train_ngram_bundle(
-            paths, args.out, splits=splits, mapping=field_mapping(args), progress=not args.no_progress
-        )
+        config = config_from_flags(NgramBaselineConfig, args, NGRAM_FLAGS)
+        manifest = train_ngram_bundle(paths, args.out, splits=splits, config=config, **common)
     if args.json:
         print(json.dumps(manifest.metrics, indent=2))
     else:

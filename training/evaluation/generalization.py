@@ -162,7 +162,11 @@ def run_protocol(
     human_logits: dict[str, np.ndarray] = {}
     if out.exists():
         previous = json.loads(out.read_text(encoding="utf-8"))
-        same = [previous.get(k) == report[k] for k in ("candidates", "max_train", "max_test", "seed")]
+        # compared as JSON: tuples in the configuration come back as lists
+        same = [
+            previous.get(k) == json.loads(json.dumps(report[k]))
+            for k in ("candidates", "max_train", "max_test", "seed")
+        ]
         if all(same):
             report["folds"] = previous["folds"]
             if scores_path.exists():

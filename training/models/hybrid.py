@@ -30,7 +30,7 @@ from humanlike.detector.bundle import (
 from humanlike.detector.inputs import HybridWindows, Window
 from humanlike.detector.runtime import aggregate_windows, plan_batches
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
-from humanlike.training.config import HybridConfig, SplitConfig
+from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.models.lm import (
     ENCODER_MAX_TOKENS,
@@ -197,6 +197,7 @@ def train_hybrid_bundle(
     *,
     splits: SplitConfig = SplitConfig(sample_size=HybridConfig.sample_size),
     config: HybridConfig = HybridConfig(),
+    sampling: SamplingConfig = SamplingConfig(),
     mapping: FieldMapping | None = None,
     threads: int | None = None,
     progress: bool = True,
@@ -207,6 +208,7 @@ def train_hybrid_bundle(
         corpus_paths,
         out,
         splits=splits,
+        sampling=sampling,
         mapping=mapping,
         threads=threads,
         progress=progress,

@@ -22,7 +22,7 @@ from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
 from humanlike.detector.normalize import normalize_text
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
-from humanlike.training.config import NgramBaselineConfig, SplitConfig
+from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
 
 ONNX_OPSET = 17
@@ -243,11 +243,18 @@ def train_ngram_bundle(
     out: str | Path,
     *,
     splits: SplitConfig = SplitConfig(),
+    sampling: SamplingConfig = SamplingConfig(),
     config: NgramBaselineConfig | None = None,
     mapping: FieldMapping | None = None,
     progress: bool = True,
 ) -> BundleManifest:
     """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``."""
     return train_bundle(
-        ngram_fit(config), corpus_paths, out, splits=splits, mapping=mapping, progress=progress
+        ngram_fit(config),
+        corpus_paths,
+        out,
+        splits=splits,
+        sampling=sampling,
+        mapping=mapping,
+        progress=progress,
     )

@@ -1,0 +1,125 @@
+"""Generalization: source-cue normalisation, balanced samples, the leave-one-out protocol, and
+thresholds chosen on human texts from sources the model never saw."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from humanlike.detector import Detector
+from humanlike.detector.bundle import read_bundle
+from humanlike.detector.normalize import normalize_text
+from humanlike.training.build import source_folds, train_bundle
+from humanlike.training.config import SamplingConfig, SplitConfig
+from humanlike.training.data.balance import Balance, balanced_indices
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import make_splits
+from humanlike.training.evaluation.generalization import is_newest, protocol_folds, run_protocol
+from humanlike.training.models.ngram import ngram_fit
+
+from .conftest import SMALL_CONFIG
+
+
+def test_normalisation_removes_source_cues_and_keeps_the_words() -> None:
+    text = "Sure, here is a short story about a fox:\n\n\u201cRun,\u201d she said \u2014 quickly\u2026"
+    text += " [Your Name]"
+    assert normalize_text(text) == '"Run," she said - quickly...'
+    assert normalize_text("Certainly! The answer is 4.") == "The answer is 4."
+    assert normalize_text("A  line\n\nand\tanother") == "A line and another"
+    assert normalize_text("Sure!") == "Sure!"  # nothing but an opener: kept, a valid text stays valid
+    assert normalize_text("Surely not.") == "Surely not."  # a word that starts like an opener is not one
+    assert normalize_text(text, "none") == text
+
+
+def test_balanced_sample_caps_sources_and_matches_lengths(corpus: list[CorpusRecord]) -> None:
+    idx = np.arange(len(corpus))
+    picked = balanced_indices(corpus, idx, Balance(cap_per_source_label=300), seed=0)
+    counts = Counter((corpus[i].source, corpus[i].label) for i in picked)
+    assert max(counts.values()) <= 300
+    assert {s for s, _ in counts} == {r.source for r in corpus}  # one-sided sources stay in
+    # within a two-label source, the length distributions are matched bin by bin
+    lorenz = [i for i in picked if corpus[i].source == "lorenz"]
+    med = {
+        label: np.median([len(corpus[i].text) for i in lorenz if corpus[i].label == label])
+        for label in ("human", "llm")
+    }
+    assert abs(np.log2(med["human"] / med["llm"])) < 0.5
+    # a generator with most of a source's texts does not take most of its cap
+    biscope_llm = Counter(
+        corpus[i].generator for i in picked if corpus[i].source == "biscope" and corpus[i].label == "llm"
+    )
+    assert max(biscope_llm.values()) <= 300 // len(biscope_llm) + 1
+
+
+def test_protocol_folds_leave_out_what_they_name(corpus: list[CorpusRecord]) -> None:
+    folds = {f.name: f for f in protocol_folds(corpus)}
+    two_label = {r.source for r in corpus if r.label == "human"} & {
+        r.source for r in corpus if r.label == "llm"
+    }
+    assert set(folds) == {f"source={s}" for s in two_label} | {"newest-generators"}
+    for name, fold in folds.items():
+        train_groups = {corpus[i].group for i in fold.train}
+        assert not train_groups & {corpus[i].group for i in fold.test}, name
+        if name.startswith("source="):
+            assert name.removeprefix("source=") not in {corpus[i].source for i in fold.train}
+    newest = folds["newest-generators"]
+    assert not any(is_newest(corpus[i].generator) for i in newest.train)
+    assert {corpus[i].label for i in newest.test} == {"human", "llm"}
+
+
+def test_protocol_runs_resumes_and_summarises(small_corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen.json"
+    folds = ["source=fastdetect_main", "source=detectrl"]
+    args = {
+        "candidates": ["ngram", "ngram-balanced-normalized"],
+        "max_train": 400,
+        "max_test": 200,
+        "only": folds,
+    }
+    report = run_protocol([str(small_corpus_file)], out, progress=False, log=lambda _: None, **args)
+    assert len(report["folds"]) == 4
+    for row in report["folds"]:
+        assert 0 <= row["auroc"] <= 1 and 0 <= row["own_fpr"] <= 1 and row["n_train"] <= 400
+    summary = report["summary"]["ngram"]["free_form_sources"]
+    assert summary["n_folds"] == 2 and summary["mean_transferred_fpr"] is not None
+    seen: list[str] = []
+    again = run_protocol([str(small_corpus_file)], out, progress=False, log=seen.append, **args)
+    assert seen == [] and again["folds"] == report["folds"]  # every fit was already on record
+    assert json.loads(out.read_text())["summary"] == again["summary"]
+
+
+def test_source_folds_are_disjoint_and_cover_every_source(small_corpus: list[CorpusRecord]) -> None:
+    groups = source_folds(small_corpus, 3)
+    flat = [s for g in groups for s in g]
+    assert len(groups) == 3 and len(flat) == len(set(flat)) == len({r.source for r in small_corpus})
+
+
+def test_out_of_source_thresholds_report_every_source(
+    small_corpus_file: Path, small_corpus: list[CorpusRecord], tmp_path: Path
+) -> None:
+    out = tmp_path / "bundle"
+    sampling = SamplingConfig(cap_per_source_label=200, length_match=True, threshold_source_folds=3)
+    manifest = train_bundle(
+        ngram_fit(SMALL_CONFIG),
+        [str(small_corpus_file)],
+        out,
+        splits=SplitConfig(),
+        sampling=sampling,
+        progress=False,
+    )
+    one = manifest.thresholds[0]
+    calibration = make_splits(small_corpus, 0, 0.1, 0.1).calibration
+    humans = [small_corpus[i] for i in calibration if small_corpus[i].label == "human"]
+    assert one.fitted_on.startswith("out of source")
+    assert one.n_human == len(humans)  # every calibration human, each scored once, by a refit blind to it
+    assert set(one.fpr_by_source) == {r.source for r in humans}
+    assert one.worst_source_fpr == max(one.fpr_by_source.values())
+    assert one.measured_fpr <= one.target_fpr
+    assert manifest.training["sampling"]["threshold_source_folds"] == 3
+    assert manifest.training["n_fitted_on"] < manifest.split.n_train
+    _, read = read_bundle(out)
+    assert read.thresholds == manifest.thresholds
+    assert Detector(out).score_texts(["A text to score."])[0].flagged.keys() == {"0.01", "0.05"}
