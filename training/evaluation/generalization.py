@@ -76,6 +76,10 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram": Candidate(balance=None, ngram=SMALL_NGRAM),
     "ngram-balanced": Candidate(balance=Balance(), ngram=SMALL_NGRAM),
     "ngram-balanced-normalized": Candidate(balance=Balance(), normalization="v1", ngram=SMALL_NGRAM),
+    # a 10x stronger penalty: fewer, broader n-gram weights, less room to memorise a source's topics
+    "ngram-balanced-normalized-c1": Candidate(
+        balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=1.0)
+    ),
 }
 
 
@@ -161,16 +165,17 @@ def run_protocol(
     scores_path = out.with_suffix(".scores.npz")
     human_logits: dict[str, np.ndarray] = {}
     if out.exists():
+        # Rows of a candidate whose recipe and budget are unchanged are kept (compared as JSON: tuples
+        # come back as lists), so that a rerun resumes and a new candidate adds to the same report.
         previous = json.loads(out.read_text(encoding="utf-8"))
-        # compared as JSON: tuples in the configuration come back as lists
-        same = [
-            previous.get(k) == json.loads(json.dumps(report[k]))
-            for k in ("candidates", "max_train", "max_test", "seed")
-        ]
-        if all(same):
-            report["folds"] = previous["folds"]
+        budget = ("max_train", "max_test", "seed")
+        if all(previous.get(k) == report[k] for k in budget):
+            described = json.loads(json.dumps(report["candidates"]))
+            kept = {n for n, d in previous.get("candidates", {}).items() if described.get(n, d) == d}
+            report["candidates"] = {**{n: previous["candidates"][n] for n in kept}, **report["candidates"]}
+            report["folds"] = [f for f in previous["folds"] if f["candidate"] in kept]
             if scores_path.exists():
-                human_logits = dict(np.load(scores_path))
+                human_logits = {k: v for k, v in np.load(scores_path).items() if k.split("|")[1] in kept}
     done = {(f["fold"], f["candidate"]) for f in report["folds"]}
     todo = [(f, c) for f in folds for c in candidates if (f.name, c) not in done]
     data_type = np.array([r.data_type for r in records])
