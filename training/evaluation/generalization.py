@@ -303,3 +303,28 @@ def format_summary(report: dict[str, Any]) -> str:
         ]
         lines.append(" ".join(cells))
     return "\n".join(lines)
+
+
+def format_folds(report: dict[str, Any]) -> str:
+    """A Markdown table: one row per fold, AUROC / TPR at 1% FPR / own-threshold FPR per candidate."""
+    names = list(report["candidates"])
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for f in report["folds"]:
+        rows.setdefault(f["fold"], {})[f["candidate"]] = f
+    head = "| fold | human | llm | " + " | ".join(names) + " |"
+    lines = [
+        "AUROC / TPR at 1% FPR / FPR of the candidate's own 1% threshold on the fold's human texts",
+        "",
+        head,
+        "|" + "---|" * (3 + len(names)),
+    ]
+    for fold, by_candidate in rows.items():
+        any_row = next(iter(by_candidate.values()))
+        cells = []
+        for name in names:
+            r = by_candidate.get(name)
+            cells.append(
+                "-" if r is None else f"{r['auroc']:.3f} / {r['tpr_at_1pct_fpr']:.3f} / {r['own_fpr']:.3f}"
+            )
+        lines.append(f"| {fold} | {any_row['n_human']} | {any_row['n_llm']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
