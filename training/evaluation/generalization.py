@@ -80,6 +80,10 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram-balanced-normalized-c1": Candidate(
         balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=1.0)
     ),
+    "ngram-c1": Candidate(balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0)),
+    "ngram-balanced-normalized-c03": Candidate(
+        balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=0.3)
+    ),
 }
 
 
