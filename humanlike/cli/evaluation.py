@@ -65,7 +65,7 @@ def _configure_generalization(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_generalization(args: argparse.Namespace) -> int:
-    from humanlike.training.evaluation.generalization import format_summary, run_protocol
+    from humanlike.training.evaluation.generalization import format_folds, format_summary, run_protocol
 
     report = run_protocol(
         corpus_paths(args.corpus),
@@ -79,6 +79,8 @@ def cmd_generalization(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
     )
     print(format_summary(report))
+    print()
+    print(format_folds(report))
     return EXIT_OK
 
 
