@@ -30,14 +30,23 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Which training texts a model fits on, and which human texts choose its thresholds."""
+    """Which training texts a model fits on, and which human texts choose its thresholds.
+
+    The defaults are the generalization protocol's choice (docs/generalization.md): per-source caps,
+    length matching and text normalisation did not move leave-one-source-out AUROC on the wide corpus,
+    so the n-gram trains on a uniform sample of its training split; its thresholds come from human texts
+    of sources the model never saw, which is what keeps their false-positive rate on new sources.
+    """
 
     cap_per_source_label: int | None = option(
         None, "train on at most N texts of each source and label, generators sampled evenly (default: no cap)"
     )
     length_match: bool = option(False, "length-match human and LLM training texts within each source")
+    max_train_texts: int | None = option(
+        30_000, "fit on a uniform sample of at most N training texts (the refits too)"
+    )
     threshold_source_folds: int = option(
-        0,
+        4,
         "choose thresholds on human texts scored by K refits that never saw their source "
         "(0: on the calibration split, in distribution)",
     )
@@ -49,14 +58,17 @@ class NgramBaselineConfig:
 
     word_ngram_range: tuple[int, int] = (1, 2)
     char_ngram_range: tuple[int, int] = (3, 5)
-    max_word_features: int = 200_000
-    max_char_features: int = 300_000
+    # The generalization protocol's settings (docs/generalization.md): a 10x stronger penalty than
+    # before (C 10 -> 1) raised leave-one-source-out AUROC from 0.771 to 0.785 and newest-generators-out
+    # from 0.853 to 0.871; in distribution it costs a little, which is the trade we want.
+    max_word_features: int = 100_000
+    max_char_features: int = 150_000
     min_df: int = 2
     # Case carries style (capitalisation habits); words stay lowercased so that the vocabulary
     # generalises, characters keep case. Measured over 3 seeds before adopting (see docs/detectors.md).
     lowercase_chars: bool = False
     sublinear_tf: bool = True
-    C: float = 10.0
+    C: float = 1.0
     max_iter: int = 1000
     # Format cues of a text's source (whitespace, typography, placeholders, chat openers) normalised
     # away before the model reads the text, in training and at run time (see detector/normalize.py).

@@ -45,7 +45,7 @@ TRANSFORMER_FLAGS = (
     "time_budget_s",
 )
 TRANSFORMER_FLAG_NAMES = {"time_budget_s": "--time-budget"}
-SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "threshold_source_folds")
+SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "max_train_texts", "threshold_source_folds")
 NGRAM_FLAGS = ("normalization",)
 
 
@@ -85,7 +85,9 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, required=True, help="bundle (ngram, hybrid) or checkpoint (transformer) directory"
     )
     add_config_flags(parser, SplitConfig, SPLIT_FLAGS, flags=SPLIT_FLAG_NAMES)
-    sampling = parser.add_argument_group("training sample and thresholds (n-gram, hybrid)")
+    sampling = parser.add_argument_group(
+        "training sample and thresholds (n-gram, hybrid; the hybrid makes no source-fold refits unless asked)"
+    )
     add_config_flags(sampling, SamplingConfig, SAMPLING_FLAGS)
     add_config_flags(parser.add_argument_group("n-gram"), NgramBaselineConfig, NGRAM_FLAGS)
     add_progress_arg(parser)
@@ -138,7 +140,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from humanlike.training.models.ngram import train_ngram_bundle
 
     paths = corpus_paths(args.corpus)
-    sampling = config_from_flags(SamplingConfig, args, SAMPLING_FLAGS)
+    # The hybrid's LM reads every training text: no refits for its thresholds unless asked.
+    base = SamplingConfig(threshold_source_folds=0) if args.model == "hybrid" else SamplingConfig()
+    sampling = config_from_flags(SamplingConfig, args, SAMPLING_FLAGS, base)
     common: dict[str, Any] = {
         "sampling": sampling,
         "mapping": field_mapping(args),
