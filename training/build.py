@@ -292,15 +292,15 @@ def balanced_train(
     records: Sequence[CorpusRecord], train: np.ndarray, sampling: SamplingConfig, seed: int
 ) -> np.ndarray:
     """The training indices after ``sampling``'s caps and length matching, then at most
-    ``sampling.max_train_texts`` of them, uniformly (sorted)."""
+    ``sampling.max_fit_texts`` of them, uniformly (sorted)."""
     if sampling.cap_per_source_label is not None or sampling.length_match:
         balance = Balance(
             cap_per_source_label=sampling.cap_per_source_label, length_match=sampling.length_match
         )
         train = balanced_indices(records, train, balance, seed)
-    if sampling.max_train_texts is not None and len(train) > sampling.max_train_texts:
+    if sampling.max_fit_texts is not None and len(train) > sampling.max_fit_texts:
         rng = np.random.default_rng(seed)
-        train = np.sort(rng.choice(train, sampling.max_train_texts, replace=False))
+        train = np.sort(rng.choice(train, sampling.max_fit_texts, replace=False))
     return train
 
 

@@ -42,7 +42,7 @@ class SamplingConfig:
         None, "train on at most N texts of each source and label, generators sampled evenly (default: no cap)"
     )
     length_match: bool = option(False, "length-match human and LLM training texts within each source")
-    max_train_texts: int | None = option(
+    max_fit_texts: int | None = option(
         30_000, "fit on a uniform sample of at most N training texts (the refits too)"
     )
     threshold_source_folds: int = option(

@@ -45,7 +45,7 @@ TRANSFORMER_FLAGS = (
     "time_budget_s",
 )
 TRANSFORMER_FLAG_NAMES = {"time_budget_s": "--time-budget"}
-SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "max_train_texts", "threshold_source_folds")
+SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "max_fit_texts", "threshold_source_folds")
 NGRAM_FLAGS = ("normalization",)
 
 
