@@ -18,7 +18,7 @@ from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
 from humanlike.detector.inputs import TokenWindows
 from humanlike.training.build import train_bundle
-from humanlike.training.config import SplitConfig, ZeroShotConfig
+from humanlike.training.config import SamplingConfig, SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.models.hybrid import WindowFeaturizer, hybrid_fit
 from humanlike.training.models.lm import FEATURES, load_lm
@@ -172,6 +172,7 @@ def hybrid(
         [str(small_corpus_file)],
         out,
         splits=SplitConfig(sample_size=160),
+        sampling=SamplingConfig(threshold_source_folds=0),  # as `humanlike train --model hybrid`
         progress=False,
         chunk=32,
     )

@@ -197,7 +197,8 @@ def train_hybrid_bundle(
     *,
     splits: SplitConfig = SplitConfig(sample_size=HybridConfig.sample_size),
     config: HybridConfig = HybridConfig(),
-    sampling: SamplingConfig = SamplingConfig(),
+    # The LM reads every training text: no source-fold refits for thresholds unless asked.
+    sampling: SamplingConfig = SamplingConfig(threshold_source_folds=0),
     mapping: FieldMapping | None = None,
     threads: int | None = None,
     progress: bool = True,
