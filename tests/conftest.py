@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from humanlike.training.config import NgramBaselineConfig, TransformerConfig
+from humanlike.training.config import NgramBaselineConfig, SamplingConfig, TransformerConfig
 from humanlike.training.data.corpus import resolve_corpus_paths, sample
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
@@ -49,7 +49,15 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 @pytest.fixture(scope="session")
 def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "baseline"
-    train_ngram_bundle([str(small_corpus_file)], out, config=SMALL_CONFIG, progress=False)
+    # No source-fold refits: this bundle serves the runtime, serving and CLI tests; the refits have their
+    # own test (test_generalization.py).
+    train_ngram_bundle(
+        [str(small_corpus_file)],
+        out,
+        config=SMALL_CONFIG,
+        sampling=SamplingConfig(threshold_source_folds=0),
+        progress=False,
+    )
     return out
 
 

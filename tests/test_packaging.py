@@ -21,6 +21,9 @@ import pytest
 from tests.servers import Server
 from tests.test_client import readme_python_blocks
 
+# Builds a wheel and a virtual environment: `make test` runs these, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 OUR_FOLDERS = ("detector", "training", "serving", "curriculum")
 
