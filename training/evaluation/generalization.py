@@ -110,8 +110,14 @@ def training_texts(
     """The indices a candidate fits on: balanced or uniform, at most ``max_train``, the same size for
     every candidate of a fold (the uniform one takes as many as the default balance would)."""
     rng = np.random.default_rng(seed)
-    budget = min(max_train, len(balanced_indices(records, train, Balance(), seed)))
-    pool = balanced_indices(records, train, candidate.balance, seed) if candidate.balance else train
+    default_balanced = balanced_indices(records, train, Balance(), seed)
+    budget = min(max_train, len(default_balanced))
+    if candidate.balance is None:
+        pool = train
+    elif candidate.balance == Balance():
+        pool = default_balanced  # the same draw, not computed twice
+    else:
+        pool = balanced_indices(records, train, candidate.balance, seed)
     return np.sort(rng.permutation(pool)[: min(budget, len(pool))])
 
 
