@@ -6,7 +6,8 @@ Layout (like a Triton model directory, a model is a folder with a config)::
       bundle.json     BundleManifest: format version, kind, labels, limits, calibration, thresholds,
                       corpus fingerprint, metrics
       model.onnx      the graph; every kind outputs ``llm_logit`` [batch] (log-odds of "llm")
-      features.json   (kind "ngram-linear") the NgramFeatureSpec that turns text into the graph's inputs
+      features.json   (kind "ngram-linear") the feature spec that turns text into the graph's inputs
+                      (format 3: the vocabulary, :class:`~humanlike.detector.features.SparseNgramSpec`)
       tokenizer.json  (kinds "transformer", "zero-shot", "hybrid") the Hugging Face ``tokenizers``
                       tokenizer; the manifest's ``windows`` says how texts are cut into token windows
       encoder_tokenizer.json  (kind "hybrid") the encoder's tokenizer: the encoder reads each window's
@@ -32,10 +33,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FORMAT_VERSION = 2
-"""2: an n-gram bundle's ``features.json`` may name a text normalisation (older runtimes would ignore it
-and score other text than the model read). Version 1 bundles are read as they are."""
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+"""3: an n-gram bundle's graph reads sparse ``(text, column, count)`` rows and its ``features.json``
+holds the vocabulary (:class:`~humanlike.detector.features.SparseNgramSpec`).
+2: an n-gram bundle's ``features.json`` may name a text normalisation (older runtimes would ignore it
+and score other text than the model read). Versions 1 and 2 are read as they are."""
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST_FILE = "bundle.json"
 CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"

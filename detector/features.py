@@ -1,25 +1,33 @@
-"""Text → integer id sequences for the n-gram model's ONNX graph.
+"""Text → graph inputs for the n-gram model's ONNX graph.
 
-The n-gram detector's graph does the TF-IDF weighting and the linear model itself (ONNX
-``TfIdfVectorizer``); what it cannot do is split text the way scikit-learn does. This module is that
-split, written down as data (:class:`NgramFeatureSpec`, stored in the bundle as ``features.json``) and
-applied the same way at training export and at run time.
+The n-gram detector's graph does the TF-IDF weighting and the linear model itself; what it cannot do
+is split text the way scikit-learn does. This module is that split, written down as data (stored in the
+bundle as ``features.json``) and applied the same way at training export and at run time.
 
-It mirrors scikit-learn's ``TfidfVectorizer`` preprocessing exactly:
+Two layouts, told apart by ``features.json``'s ``kind``:
 
-- words: ``text.lower()`` (if ``lowercase_words``), then ``re.findall(token_pattern)``; each word
-  becomes its id in the vocabulary, 0 when unknown (0 is never part of an n-gram in the graph, so
-  unknown words and padding both break n-grams, just as a word missing from scikit-learn's
-  vocabulary never forms one);
+- ``word-char-ngram-columns`` (:class:`SparseNgramSpec`, bundle format 3): the featurizer finds every
+  vocabulary n-gram a text has and feeds the graph one ``(text, column, count)`` triple per distinct
+  n-gram; the graph gathers those columns' weights and sums them per text. Its cost follows the
+  n-grams a text has, not the vocabulary's size.
+- ``sklearn-word-char-ids`` (:class:`NgramFeatureSpec`, formats 1-2): the featurizer feeds word and
+  character id sequences and the graph counts n-grams itself with ONNX ``TfIdfVectorizer`` into a dense
+  ``[batch, vocabulary]`` matrix. Still read, no longer written.
+
+Both mirror scikit-learn's ``TfidfVectorizer`` preprocessing exactly:
+
+- words: ``text.lower()`` (if ``lowercase_words``), then ``re.findall(token_pattern)``; a word n-gram is
+  its words joined by one space;
 - characters: the text (lowercased if ``lowercase_chars``) with every run of two or more whitespace
-  characters collapsed to one space (scikit-learn's ``_white_spaces``), then each Unicode code point
-  + 1 (0 stays free for padding).
+  characters collapsed to one space (scikit-learn's ``_white_spaces``); a character n-gram is any run
+  of n code points of that text.
 
 The parity test (ONNX scores vs scikit-learn's on real texts) is what keeps this mirror honest.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +36,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from humanlike.detector.keytable import KeyTable
 from humanlike.detector.normalize import Normalization, normalize_text
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -37,7 +46,7 @@ PAD_ID = 0
 
 
 class NgramFeatureSpec(BaseModel):
-    """What a text is turned into before the n-gram graph reads it (``features.json``)."""
+    """Formats 1-2: word and character id sequences for a graph that counts n-grams itself."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,7 +72,7 @@ class NgramInputs:
 
 
 class NgramFeaturizer:
-    """Applies an :class:`NgramFeatureSpec` to texts."""
+    """Applies an :class:`NgramFeatureSpec` to texts (formats 1-2)."""
 
     def __init__(self, spec: NgramFeatureSpec) -> None:
         self.spec = spec
@@ -95,3 +104,182 @@ def pad(rows: Sequence[np.ndarray]) -> np.ndarray:
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
     return out
+
+
+# ---- format 3: sparse columns ---------------------------------------------------------------------
+
+_KEY_LIMIT = 1 << 62
+"""Keys stay below this, so that ``text * columns + column`` and key arithmetic never overflow int64."""
+
+
+class SparseNgramSpec(BaseModel):
+    """Format 3: the vocabulary itself; the featurizer feeds the graph the columns a text has."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["word-char-ngram-columns"] = "word-char-ngram-columns"
+    lowercase_words: bool = True
+    lowercase_chars: bool = True
+    token_pattern: str = SKLEARN_TOKEN_PATTERN
+    normalization: Normalization = "none"
+    """Applied to a text before both splits (:mod:`humanlike.detector.normalize`)."""
+    word_ngrams: list[str]
+    """Word n-grams (words joined by one space); ``word_ngrams[i]`` is graph column ``i``."""
+    char_ngrams: list[str]
+    """Character n-grams; ``char_ngrams[i]`` is graph column ``len(word_ngrams) + i``."""
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.word_ngrams) + len(self.char_ngrams)
+
+
+FeatureSpec = NgramFeatureSpec | SparseNgramSpec
+
+
+def read_feature_spec(data: bytes) -> FeatureSpec:
+    """The spec in a bundle's ``features.json`` (either layout; format 1 may omit ``kind``)."""
+    raw = json.loads(data)
+    if isinstance(raw, dict) and raw.get("kind") == SparseNgramSpec.model_fields["kind"].default:
+        return SparseNgramSpec.model_validate(raw)
+    return NgramFeatureSpec.model_validate(raw)
+
+
+@dataclass(frozen=True)
+class SparseNgramInputs:
+    """A batch as the sparse graph reads it: one row per distinct (text, vocabulary n-gram)."""
+
+    text_index: np.ndarray  # int64 [n]: which text of the batch
+    column: np.ndarray  # int64 [n]: the n-gram's vocabulary column
+    count: np.ndarray  # float32 [n]: how often the text has it
+    n_texts: int
+
+    def as_feed(self) -> dict[str, np.ndarray]:
+        return {
+            "text_index": self.text_index,
+            "column": self.column,
+            "count": self.count,
+            "n_texts": np.array([self.n_texts], dtype=np.int64),
+        }
+
+
+class _RollingKeys:
+    """Integer keys for n-grams of symbols: ``sum(symbol_j * base^(n-1-j))``, exact, no hashing.
+
+    Symbols are 1..base-1; 0 marks a symbol outside the vocabulary's alphabet and a boundary between
+    texts, and no n-gram with a 0 in it gets a key. Since every symbol is at least 1, an n-gram's key is
+    at least ``base^(n-1)`` and below ``base^n``: keys of different lengths never meet.
+    """
+
+    def __init__(self, base: int, orders: Sequence[int]) -> None:
+        if base ** max(orders, default=1) >= _KEY_LIMIT:
+            raise ValueError(
+                f"{base - 1} distinct symbols are too many for exact keys of {max(orders)}-grams"
+            )
+        self.base = base
+        self.orders = sorted(set(orders))
+
+    def key(self, symbols: Sequence[int]) -> int:
+        k = 0
+        for s in symbols:
+            k = k * self.base + s
+        return k
+
+    def keys(self, symbols: np.ndarray, text_of: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(keys, texts)`` per order: the key and the text of every n-gram without a 0 symbol."""
+        keys_out: list[np.ndarray] = []
+        texts_out: list[np.ndarray] = []
+        known = symbols > 0
+        key, valid = symbols, known
+        for n in range(1, max(self.orders, default=0) + 1):
+            if n > 1:
+                key = key[:-1] * self.base + symbols[n - 1 :]
+                valid = valid[:-1] & known[n - 1 :]
+            if n in self.orders:
+                keys_out.append(key[valid])
+                texts_out.append(text_of[: len(valid)][valid])
+        return keys_out, texts_out
+
+
+class SparseNgramFeaturizer:
+    """Applies a :class:`SparseNgramSpec` to texts, a whole batch at a time.
+
+    Each text becomes word ids (its vocabulary word, 0 for any other) and character ids (its place in
+    the vocabulary's alphabet, 0 for any other character); the texts of a batch are laid end to end
+    with a 0 between them, so that no n-gram crosses a text boundary. Every n-gram's key is computed
+    with array arithmetic (:class:`_RollingKeys`), looked up in a hash table of the vocabulary's keys
+    (:class:`~humanlike.detector.keytable.KeyTable`), and the ``(text, column)`` pairs are counted.
+    Python touches each word once (the regex and the word lookup) and each character not at all.
+
+    Raises:
+        ValueError: the vocabulary cannot be keyed exactly (an alphabet too large for its n-gram
+            length); export checks this before it writes a bundle.
+    """
+
+    def __init__(self, spec: SparseNgramSpec) -> None:
+        self.spec = spec
+        self._token_re = re.compile(spec.token_pattern)
+        words = sorted({w for gram in spec.word_ngrams for w in gram.split(" ")})
+        self._word_ids = {word: i + 1 for i, word in enumerate(words)}
+        self._word_keys = _RollingKeys(len(words) + 1, [g.count(" ") + 1 for g in spec.word_ngrams])
+        word_keys = [self._word_keys.key([self._word_ids[w] for w in g.split(" ")]) for g in spec.word_ngrams]
+        self._word_table = KeyTable(np.array(word_keys, dtype=np.int64), np.arange(len(word_keys)))
+
+        alphabet = sorted({ch for gram in spec.char_ngrams for ch in gram})
+        self._char_ids = np.zeros(0x110000, dtype=np.int32)
+        self._char_ids[[ord(ch) for ch in alphabet]] = np.arange(1, len(alphabet) + 1, dtype=np.int32)
+        self._char_keys = _RollingKeys(len(alphabet) + 1, [len(g) for g in spec.char_ngrams])
+        char_keys = [
+            self._char_keys.key([int(self._char_ids[ord(ch)]) for ch in g]) for g in spec.char_ngrams
+        ]
+        n_words = len(spec.word_ngrams)
+        self._char_table = KeyTable(
+            np.array(char_keys, dtype=np.int64), np.arange(n_words, n_words + len(char_keys))
+        )
+
+    def _word_symbols(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        lookup = self._word_ids.get
+        lower = self.spec.lowercase_words
+        rows: list[int] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            tokens = self._token_re.findall(text.lower() if lower else text)
+            rows.extend([lookup(t, 0) for t in tokens])
+            rows.append(0)
+            lengths[i] = len(tokens) + 1
+        ids = np.array(rows, dtype=np.int64)
+        return ids, np.repeat(np.arange(len(texts)), lengths)
+
+    def _char_symbols(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        lower = self.spec.lowercase_chars
+        pieces = [_WHITESPACE_RUNS.sub(" ", t.lower() if lower else t) for t in texts]
+        lengths = np.fromiter((len(p) + 1 for p in pieces), dtype=np.int64, count=len(pieces))
+        codepoints = np.frombuffer(("\x00".join(pieces) + "\x00").encode("utf-32-le"), dtype="<u4")
+        ids = self._char_ids[codepoints].astype(np.int64)
+        ids[np.cumsum(lengths) - 1] = 0  # the separators, whatever character they are
+        return ids, np.repeat(np.arange(len(texts)), lengths)
+
+    def encode(self, texts: Sequence[str]) -> SparseNgramInputs:
+        texts = [normalize_text(t, self.spec.normalization) for t in texts]
+        found_texts: list[np.ndarray] = []
+        found_columns: list[np.ndarray] = []
+        for symbols, keys, table in (
+            (self._word_symbols(texts), self._word_keys, self._word_table),
+            (self._char_symbols(texts), self._char_keys, self._char_table),
+        ):
+            for key, text in zip(*keys.keys(*symbols), strict=True):
+                found, column = table.lookup(key)
+                found_texts.append(text[found])
+                found_columns.append(column[found])
+        pairs = np.sort(np.concatenate(found_texts) * self.spec.n_columns + np.concatenate(found_columns))
+        if len(pairs) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return SparseNgramInputs(empty, empty, np.zeros(0, dtype=np.float32), len(texts))
+        first = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
+        counts = np.diff(np.append(first, len(pairs)))
+        distinct = pairs[first]
+        return SparseNgramInputs(
+            text_index=distinct // self.spec.n_columns,
+            column=distinct % self.spec.n_columns,
+            count=counts.astype(np.float32),
+            n_texts=len(texts),
+        )

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from humanlike.detector.features import NgramFeaturizer, pad
+from humanlike.detector.features import NgramFeaturizer, SparseNgramFeaturizer, pad
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class InputEncoder(Protocol):
 class NgramWindows:
     """The n-gram graph reads each text whole: one window per text."""
 
-    def __init__(self, featurizer: NgramFeaturizer) -> None:
+    def __init__(self, featurizer: NgramFeaturizer | SparseNgramFeaturizer) -> None:
         self._featurizer = featurizer
 
     def windows(self, texts: Sequence[str]) -> list[Window]:

@@ -23,7 +23,12 @@ from humanlike.detector.bundle import (
     BundleManifest,
     read_bundle,
 )
-from humanlike.detector.features import NgramFeatureSpec, NgramFeaturizer
+from humanlike.detector.features import (
+    NgramFeatureSpec,
+    NgramFeaturizer,
+    SparseNgramFeaturizer,
+    read_feature_spec,
+)
 from humanlike.detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -183,9 +188,13 @@ class Detector:
             # 8 windows a batch keep that near 200 MB; an encoder's activations are far smaller.
             default_cap = (64 if manifest.kind == "transformer" else 8) * spec.max_tokens
         else:
-            featurizer = NgramFeaturizer(
-                NgramFeatureSpec.model_validate_json((root / FEATURES_FILE).read_bytes())
-            )
+            try:
+                spec = read_feature_spec((root / FEATURES_FILE).read_bytes())
+                featurizer = (
+                    NgramFeaturizer(spec) if isinstance(spec, NgramFeatureSpec) else SparseNgramFeaturizer(spec)
+                )
+            except ValueError as e:  # pydantic's ValidationError and json's errors are ValueErrors
+                raise BundleError(f"bundle {root}: invalid {FEATURES_FILE}: {e}") from e
             self._inputs = NgramWindows(featurizer)
             default_cap = 1 << 20
         self.max_batch_tokens = max_batch_tokens or default_cap

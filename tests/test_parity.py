@@ -1,18 +1,27 @@
-"""ONNX parity: the exported graph scores real texts as scikit-learn does (max abs diff <= 1e-5)."""
+"""ONNX parity: the exported graphs score real texts as scikit-learn does (max abs diff <= 1e-5).
+
+Both layouts: the sparse one that training writes (format 3) and the dense one of formats 1-2 that the
+runtime still reads.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+import scipy.sparse as sp
 
-from humanlike.detector.features import NgramFeaturizer
+from humanlike.detector import Detector
+from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, read_bundle, write_bundle
+from humanlike.detector.features import NgramFeaturizer, SparseNgramFeaturizer
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
 from humanlike.training.models.ngram import NgramBaseline
+from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
 
 from .conftest import SMALL_CONFIG
 
@@ -24,6 +33,8 @@ EDGE_CASES = [
     "😀 emoji 😀😀 and 中文字符",
     "Sure, here is a story about a fox:\n\n\u201cRun,\u201d she said \u2014 [Your Name]",
     "Sure!",
+    "\x00",  # the featurizer's own separator, inside a text
+    "zzzzqqqq xxxyyy",  # n-grams the vocabulary may not have
 ]
 
 
@@ -40,14 +51,66 @@ def test_onnx_matches_sklearn(
     )
     texts = texts_of(small_corpus, splits.holdout) + EDGE_CASES
     reference = model.predict_proba(texts)
-
-    session = ort.InferenceSession(model.to_onnx(), providers=["CPUExecutionProvider"])
-    feed = NgramFeaturizer(model.feature_spec()).encode(texts).as_feed()
-    (logits,) = session.run(["llm_logit"], feed)
-    onnx_p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-
-    diff = float(np.abs(onnx_p - reference).max())
-    setting = f"{lowercase_chars=}, {normalization=}"
-    print(f"ONNX vs scikit-learn ({setting}) on {len(texts)} texts: max |diff| {diff:.3g}")
-    assert diff <= 1e-5
     assert reference.std() > 0.05, "scores should vary across texts, or parity proves little"
+
+    layouts = {
+        "sparse": (model.to_onnx(), SparseNgramFeaturizer(model.feature_spec())),
+        "dense": (dense_onnx(model), NgramFeaturizer(dense_feature_spec(model))),
+    }
+    for layout, (graph, featurizer) in layouts.items():
+        session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+        # In batches of 7, and one text alone: a text's score must not depend on its neighbours.
+        logits = np.concatenate(
+            [
+                session.run(["llm_logit"], featurizer.encode(texts[i : i + 7]).as_feed())[0]
+                for i in range(0, len(texts), 7)
+            ]
+        )
+        single = session.run(["llm_logit"], featurizer.encode(texts[-3:-2]).as_feed())[0]
+        onnx_p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        diff = float(np.abs(onnx_p - reference).max())
+        setting = f"{layout}, {lowercase_chars=}, {normalization=}"
+        print(f"ONNX vs scikit-learn ({setting}) on {len(texts)} texts: max |diff| {diff:.3g}")
+        assert diff <= 1e-5, setting
+        assert abs(float(single[0]) - float(logits[-3])) <= 1e-5, "a text's score depends on its batch"
+
+
+def test_sparse_featurizer_counts_what_scikit_learn_counts(small_corpus: list[CorpusRecord]) -> None:
+    """Row by row, the sparse feed is the scikit-learn count matrix: same columns, same counts."""
+    model = NgramBaseline(SMALL_CONFIG).fit(
+        [r.text for r in small_corpus[:300]], np.array([r.label == "llm" for r in small_corpus[:300]])
+    )
+    texts = [r.text for r in small_corpus[300:340]] + EDGE_CASES
+    feed = SparseNgramFeaturizer(model.feature_spec()).encode(texts)
+    n_columns = model.feature_spec().n_columns
+    ours = np.zeros((len(texts), n_columns))
+    np.add.at(ours, (feed.text_index, feed.column), feed.count)
+    word_counts = model.word_vectorizer.transform(texts) > 0  # which columns, ignoring weights
+    char_counts = model.char_vectorizer.transform(texts) > 0
+    present = sp.hstack([word_counts, char_counts]).toarray()
+    assert np.array_equal(ours > 0, present)
+    assert feed.count.min() >= 1 and feed.n_texts == len(texts)
+
+
+def test_runtime_reads_a_format_2_dense_bundle_as_it_reads_format_3(
+    small_corpus: list[CorpusRecord], bundle: Path, tmp_path: Path
+) -> None:
+    """Bundles written before the sparse layout still load and score the same through ``Detector``."""
+    model = NgramBaseline(SMALL_CONFIG).fit(
+        [r.text for r in small_corpus[:300]], np.array([r.label == "llm" for r in small_corpus[:300]])
+    )
+    _, manifest = read_bundle(bundle)  # any n-gram manifest: the graphs and features are swapped
+    sparse = write_bundle(
+        tmp_path / "sparse",
+        manifest,
+        {MODEL_FILE: model.to_onnx(), FEATURES_FILE: model.feature_spec().model_dump_json().encode()},
+    )
+    dense = write_bundle(
+        tmp_path / "dense",
+        manifest.model_copy(update={"format_version": 2}),
+        {MODEL_FILE: dense_onnx(model), FEATURES_FILE: dense_feature_spec(model).model_dump_json().encode()},
+    )
+    texts = [r.text for r in small_corpus[300:360]]
+    new, old = Detector(sparse, device="cpu"), Detector(dense, device="cpu")
+    assert new.manifest.format_version == 3 and old.manifest.format_version == 2
+    assert np.abs(new.llm_logits(texts) - old.llm_logits(texts)).max() <= 1e-4

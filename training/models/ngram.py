@@ -1,13 +1,14 @@
 """The n-gram baseline: word 1-2-gram + char 3-5-gram TF-IDF, logistic regression (scikit-learn).
 
 Fast and honest: strong in distribution, and a yardstick for every other detector. Exported as one
-ONNX graph whose inputs are the integer ids of :mod:`humanlike.detector.features` and whose output is the
-LLM log-odds; the TF-IDF weighting, normalisation and linear model all run inside the graph.
+sparse ONNX graph: the runtime's featurizer (:mod:`humanlike.detector.features`) finds the vocabulary
+columns each text has, and the graph does the TF-IDF weighting, normalisation and linear model. (The
+dense layout of bundle formats 1-2 is in :mod:`humanlike.training.models.ngram_dense`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
-from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, NgramFeatureSpec
+from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, SparseNgramFeaturizer, SparseNgramSpec
 from humanlike.detector.normalize import normalize_text
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
@@ -96,48 +97,90 @@ class NgramBaseline:
 
     # ---- export -------------------------------------------------------------------------------
 
-    def feature_spec(self) -> NgramFeatureSpec:
-        return NgramFeatureSpec(
-            words=self._word_list(),
+    def feature_spec(self) -> SparseNgramSpec:
+        """The vocabulary in graph-column order: word columns first, then character columns."""
+        return SparseNgramSpec(
+            word_ngrams=_in_column_order(self.word_vectorizer.vocabulary_),
+            char_ngrams=_in_column_order(self.char_vectorizer.vocabulary_),
             lowercase_words=self.word_vectorizer.lowercase,
             lowercase_chars=self.char_vectorizer.lowercase,
             normalization=self.config.normalization,
         )
 
-    def _word_list(self) -> list[str]:
-        return sorted({w for ngram in self.word_vectorizer.vocabulary_ for w in ngram.split(" ")})
-
     def to_onnx(self) -> bytes:
-        """The whole model as an ONNX graph: inputs ``word_ids``, ``char_ids``; output ``llm_logit``."""
-        word_id = {w: i + 1 for i, w in enumerate(self._word_list())}
+        """The model as a sparse ONNX graph (bundle format 3).
+
+        Inputs (:class:`~humanlike.detector.features.SparseNgramInputs`): ``text_index``, ``column``,
+        ``count`` (one row per distinct n-gram of each text) and ``n_texts``; output ``llm_logit``
+        [n_texts]. Per row it gathers the column's weights; per text and block (words, characters)
+        it sums them with ``ScatterElements(reduction="add")``. TF-IDF with L2 normalisation and the
+        dot product with the coefficients fold into two sums per block:
+        ``(x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2)``.
+        """
         n_word = len(self.word_vectorizer.vocabulary_)
-        coef = self.classifier.coef_.ravel()
-        nodes: list[onnx.NodeProto] = []
-        inits: list[onnx.TensorProto] = [
+        n_char = len(self.char_vectorizer.vocabulary_)
+        if self.word_vectorizer.sublinear_tf != self.char_vectorizer.sublinear_tf:
+            raise ValueError("both blocks must agree on sublinear_tf")
+        idf = np.concatenate([self.word_vectorizer.idf_, self.char_vectorizer.idf_]).astype(np.float64)
+        coef = self.classifier.coef_.ravel().astype(np.float64)
+        block = np.concatenate([np.zeros(n_word, dtype=np.int64), np.ones(n_char, dtype=np.int64)])
+        inits = [
+            numpy_helper.from_array((idf * coef).astype(np.float32), "idf_coef"),
+            numpy_helper.from_array((idf * idf).astype(np.float32), "idf_sq"),
+            numpy_helper.from_array(block, "block"),
             numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
             numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "eps"),
+            numpy_helper.from_array(np.array(2, dtype=np.int64), "two"),
+            numpy_helper.from_array(np.array([-1, 2], dtype=np.int64), "per_text_blocks"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "block_axis"),
             numpy_helper.from_array(
                 np.array(self.classifier.intercept_, dtype=np.float32).reshape(1), "intercept"
             ),
-            numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
         ]
-        blocks = [
-            ("word", self.word_vectorizer, lambda g: tuple(word_id[w] for w in g.split(" ")), coef[:n_word]),
-            ("char", self.char_vectorizer, lambda g: tuple(ord(ch) + 1 for ch in g), coef[n_word:]),
-        ]
-        for name, vectorizer, to_ids, block_coef in blocks:
-            self._tfidf_block(name, vectorizer, to_ids, block_coef, nodes, inits)
+        nodes = []
+        if self.word_vectorizer.sublinear_tf:
+            # 1 + log(tf) for tf >= 1, as scikit-learn's sublinear TF (every fed count is at least 1).
+            nodes += [
+                helper.make_node("Log", ["count"], ["log_count"]),
+                helper.make_node("Add", ["log_count", "one"], ["tf"]),
+            ]
+        else:
+            nodes.append(helper.make_node("Identity", ["count"], ["tf"]))
         nodes += [
-            helper.make_node("Add", ["word_z", "char_z"], ["z"]),
-            helper.make_node("Add", ["z", "intercept"], ["z_b"]),
-            helper.make_node("Squeeze", ["z_b", "squeeze_axes"], ["llm_logit"]),
+            helper.make_node("Gather", ["idf_coef", "column"], ["row_idf_coef"]),
+            helper.make_node("Gather", ["idf_sq", "column"], ["row_idf_sq"]),
+            helper.make_node("Gather", ["block", "column"], ["row_block"]),
+            helper.make_node("Mul", ["tf", "row_idf_coef"], ["row_dot"]),
+            helper.make_node("Mul", ["tf", "tf"], ["tf_sq"]),
+            helper.make_node("Mul", ["tf_sq", "row_idf_sq"], ["row_norm_sq"]),
+            helper.make_node("Mul", ["text_index", "two"], ["text_first_slot"]),
+            helper.make_node("Add", ["text_first_slot", "row_block"], ["slot"]),
+            helper.make_node("Mul", ["n_texts", "two"], ["n_slots"]),
+            helper.make_node(
+                "ConstantOfShape",
+                ["n_slots"],
+                ["zeros"],
+                value=numpy_helper.from_array(np.array([0.0], dtype=np.float32)),
+            ),
+            helper.make_node("ScatterElements", ["zeros", "slot", "row_dot"], ["dot"], reduction="add"),
+            helper.make_node(
+                "ScatterElements", ["zeros", "slot", "row_norm_sq"], ["norm_sq"], reduction="add"
+            ),
+            helper.make_node("Sqrt", ["norm_sq"], ["norm"]),
+            helper.make_node("Max", ["norm", "eps"], ["safe_norm"]),
+            helper.make_node("Div", ["dot", "safe_norm"], ["z_slots"]),
+            helper.make_node("Reshape", ["z_slots", "per_text_blocks"], ["z_blocks"]),
+            helper.make_node("ReduceSum", ["z_blocks", "block_axis"], ["z"], keepdims=0),
+            helper.make_node("Add", ["z", "intercept"], ["llm_logit"]),
         ]
         graph = helper.make_graph(
             nodes,
-            "humanlike_ngram_linear",
+            "humanlike_ngram_sparse_linear",
             inputs=[
-                helper.make_tensor_value_info("word_ids", TensorProto.INT64, ["batch", "words"]),
-                helper.make_tensor_value_info("char_ids", TensorProto.INT64, ["batch", "chars"]),
+                helper.make_tensor_value_info("text_index", TensorProto.INT64, ["rows"]),
+                helper.make_tensor_value_info("column", TensorProto.INT64, ["rows"]),
+                helper.make_tensor_value_info("count", TensorProto.FLOAT, ["rows"]),
+                helper.make_tensor_value_info("n_texts", TensorProto.INT64, [1]),
             ],
             outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
             initializer=inits,
@@ -149,72 +192,12 @@ class NgramBaseline:
         onnx.checker.check_model(model)
         return bytes(model.SerializeToString())
 
-    def _tfidf_block(
-        self,
-        name: str,
-        vectorizer: TfidfVectorizer,
-        to_ids: Callable[[str], tuple[int, ...]],
-        block_coef: np.ndarray,
-        nodes: list[onnx.NodeProto],
-        inits: list[onnx.TensorProto],
-    ) -> None:
-        """Nodes for one vectorizer: n-gram counts, (sublinear) TF, IDF, L2 norm, dot coef -> ``{name}_z``."""
-        min_n, max_n = vectorizer.ngram_range
-        by_length: dict[int, list[tuple[tuple[int, ...], int]]] = {n: [] for n in range(1, max_n + 1)}
-        for gram, column in vectorizer.vocabulary_.items():
-            ids = to_ids(gram)
-            by_length[len(ids)].append((ids, column))
-        pool: list[int] = []
-        columns: list[int] = []
-        starts: list[int] = []
-        for n in range(1, max_n + 1):
-            starts.append(len(pool))
-            for ids, column in sorted(by_length[n]):
-                pool.extend(ids)
-                columns.append(column)
-        nodes.append(
-            helper.make_node(
-                "TfIdfVectorizer",
-                [f"{name}_ids"],
-                [f"{name}_tf"],
-                mode="TF",
-                min_gram_length=min_n,
-                max_gram_length=max_n,
-                max_skip_count=0,
-                ngram_counts=starts,
-                ngram_indexes=columns,
-                pool_int64s=pool,
-            )
-        )
-        # The straightforward graph (sublinear TF, x idf, L2-normalise, . coef) runs nine element-wise
-        # passes over the dense [batch, features] counts, mostly zeros. Two rewrites, same numbers:
-        # - 1 + log(tf) where tf > 0, else 0  ==  log(max(tf, 1)) + min(tf, 1)  (tf counts are integers),
-        #   which drops Sign and a Mul, the costliest passes after Log;
-        # - (x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2): two matrix-vector
-        #   products replace the idf scaling, ReduceL2 and the division over the dense matrix.
-        # (A Gather from a table of 1 + log(k) is exact too, but ONNX Runtime's Gather is slower still.)
-        x = f"{name}_tf"
-        if vectorizer.sublinear_tf:
-            nodes += [
-                helper.make_node("Max", [x, "one"], [f"{name}_tf_at_least_1"]),
-                helper.make_node("Log", [f"{name}_tf_at_least_1"], [f"{name}_log_tf"]),
-                helper.make_node("Min", [x, "one"], [f"{name}_present"]),
-                helper.make_node("Add", [f"{name}_log_tf", f"{name}_present"], [f"{name}_subtf"]),
-            ]
-            x = f"{name}_subtf"
-        idf = vectorizer.idf_.astype(np.float64)
-        inits += [
-            numpy_helper.from_array((idf * block_coef).astype(np.float32).reshape(-1, 1), f"{name}_idf_coef"),
-            numpy_helper.from_array((idf * idf).astype(np.float32).reshape(-1, 1), f"{name}_idf_sq"),
-        ]
-        nodes += [
-            helper.make_node("MatMul", [x, f"{name}_idf_coef"], [f"{name}_dot"]),
-            helper.make_node("Mul", [x, x], [f"{name}_sq"]),
-            helper.make_node("MatMul", [f"{name}_sq", f"{name}_idf_sq"], [f"{name}_norm_sq"]),
-            helper.make_node("Sqrt", [f"{name}_norm_sq"], [f"{name}_norm"]),
-            helper.make_node("Max", [f"{name}_norm", "eps"], [f"{name}_safe_norm"]),
-            helper.make_node("Div", [f"{name}_dot", f"{name}_safe_norm"], [f"{name}_z"]),
-        ]
+
+def _in_column_order(vocabulary: dict[str, int]) -> list[str]:
+    ordered = [""] * len(vocabulary)
+    for gram, column in vocabulary.items():
+        ordered[column] = gram
+    return ordered
 
 
 def ngram_fit(config: NgramBaselineConfig | None = None) -> Fit:
@@ -227,7 +210,7 @@ def ngram_fit(config: NgramBaselineConfig | None = None) -> Fit:
             kind="ngram-linear",
             files={
                 MODEL_FILE: model.to_onnx(),
-                FEATURES_FILE: model.feature_spec().model_dump_json().encode("utf-8"),
+                FEATURES_FILE: _checked(model.feature_spec()).model_dump_json().encode("utf-8"),
             },
             training={
                 "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)",
@@ -236,6 +219,12 @@ def ngram_fit(config: NgramBaselineConfig | None = None) -> Fit:
         )
 
     return fit
+
+
+def _checked(spec: SparseNgramSpec) -> SparseNgramSpec:
+    """The spec, once the runtime's featurizer has accepted it (so that no unreadable bundle is written)."""
+    SparseNgramFeaturizer(spec)
+    return spec
 
 
 def train_ngram_bundle(
