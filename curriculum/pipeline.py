@@ -53,7 +53,7 @@ from humanlike.curriculum.scoring import (
     reject_line,
 )
 from humanlike.curriculum.sources import input_size, is_parquet, jsonl_to_parquet, read_chunks
-from humanlike.detector.ranking import atomic_writer
+from humanlike.detector.atomic import atomic_writer, write_bytes_atomic
 from humanlike.detector.runtime import Detector
 from humanlike.textstats import MTLD_THRESHOLD
 
@@ -190,11 +190,6 @@ def bundle_id(detector: Detector) -> str:
     return hashlib.sha256((detector.path / CHECKSUM_FILE).read_bytes()).hexdigest()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_writer(path) as f:
-        f.write(data)
-
-
 class WorkDir:
     """The checkpoint: chunk files and ``state.json``."""
 
@@ -225,7 +220,7 @@ class WorkDir:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        _atomic_write_bytes(self.state_path, json.dumps(state).encode())
+        write_bytes_atomic(self.state_path, json.dumps(state).encode())
 
     def rows(self, i: int) -> Path:
         return self.root / f"chunk-{i:06d}.rows"
@@ -291,8 +286,8 @@ def build_curriculum(
         ):
             rows, rejects = numbered(first_line, results)
             i = state["chunks"]
-            _atomic_write_bytes(work.rows(i), b"".join(rows))
-            _atomic_write_bytes(work.rejects(i), b"".join(rejects))
+            write_bytes_atomic(work.rows(i), b"".join(rows))
+            write_bytes_atomic(work.rejects(i), b"".join(rejects))
             state.update(chunks=i + 1, next=end, next_line=first_line + len(results))
             work.save(state)
             bar.update(end - bar.done)
@@ -361,7 +356,7 @@ def build_curriculum(
         },
         "output_by_generator": ordering.output_by_group.summary(),
     }
-    _atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2).encode() + b"\n")
+    write_bytes_atomic(manifest_path, json.dumps(manifest, indent=2).encode() + b"\n")
     if not keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return CurriculumSummary(

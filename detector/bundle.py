@@ -24,14 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from humanlike.detector.atomic import atomic_directory
 
 FORMAT_VERSION = 3
 """3: an n-gram bundle's graph reads sparse ``(text, column, count)`` rows and its ``features.json``
@@ -235,28 +235,16 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
 def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: Mapping[str, bytes]) -> Path:
     """Writes ``files`` plus the manifest and checksums as a bundle directory at ``path``.
 
-    The bundle is assembled in a temporary sibling directory and renamed into place; an existing
-    bundle at ``path`` is replaced only once the new one is complete.
+    The bundle is assembled in a temporary sibling directory and swapped into place in one step
+    (:func:`humanlike.detector.atomic.replace_directory`): a reader, or a crash, sees the old bundle or
+    the new one, never a mix and never nothing.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; a bundle is read by servers under other users
+    with atomic_directory(target) as staging:
         contents = dict(files)
         contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
         for name, data in contents.items():
             (staging / name).write_bytes(data)
         sums = "".join(f"{hashlib.sha256(contents[n]).hexdigest()}  {n}\n" for n in sorted(contents))
         (staging / CHECKSUM_FILE).write_text(sums, encoding="utf-8")
-        if target.exists():
-            retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from humanlike.detector import Detector
-from humanlike.detector.ranking import atomic_writer, rank_jsonl
+from humanlike.detector.atomic import atomic_writer
+from humanlike.detector.ranking import rank_jsonl
 
 
 def test_atomic_writer_keeps_the_old_file_when_the_block_fails(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from humanlike.detector.ranking import atomic_writer
+    from humanlike.detector.atomic import atomic_writer
     from humanlike.training.data.corpus import corpus_stats, sample
 
     records = load_records(args, args.paths)

@@ -143,15 +143,13 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _write_report(report: dict[str, Any], out_dir: Path) -> None:
-    from humanlike.detector.ranking import atomic_writer
+    from humanlike.detector.atomic import atomic_directory
     from humanlike.training.evaluation.report import render_compare_html, render_html
 
     page = render_compare_html(report) if report["schema"].endswith("compare") else render_html(report)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(out_dir / "report.json") as f:
-        f.write(json.dumps(report, indent=2).encode("utf-8") + b"\n")
-    with atomic_writer(out_dir / "report.html") as f:
-        f.write(page.encode("utf-8"))
+    with atomic_directory(out_dir) as staging:  # the JSON and the page always from the same run
+        (staging / "report.json").write_bytes(json.dumps(report, indent=2).encode("utf-8") + b"\n")
+        (staging / "report.html").write_bytes(page.encode("utf-8"))
     print(f"report: {out_dir / 'report.html'}", file=sys.stderr)
 
 
@@ -212,8 +210,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             raise CliError("give a bundle, --compare A B, or --from-json REPORT")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from humanlike.detector.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
     if args.report:
         _write_report(report, args.report)
     if args.format == "json":
@@ -226,7 +225,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_crossval(args: argparse.Namespace) -> int:
-    from humanlike.detector.ranking import atomic_writer
+    from humanlike.detector.atomic import atomic_writer
     from humanlike.training.evaluation.crossval import crossval_report, format_crossval
 
     def save(report: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from humanlike.detector.atomic import atomic_writer, write_text_atomic
 from humanlike.detector.normalize import Normalization
 from humanlike.training.config import NgramBaselineConfig
 from humanlike.training.data.balance import Balance, balanced_indices
@@ -222,13 +223,10 @@ def run_protocol(
 
 
 def _write(out: Path, report: dict[str, Any], scores_path: Path, logits: dict[str, np.ndarray]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    tmp_scores = scores_path.with_suffix(".tmp.npz")
-    np.savez(tmp_scores, **logits)  # type: ignore[arg-type]
-    tmp_scores.replace(scores_path)
+    # The scores first: a report never names folds whose scores are not on disk.
+    with atomic_writer(scores_path) as f:
+        np.savez(f, **logits)  # type: ignore[arg-type]
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
 
 
 def threshold_transfer(human_logits: dict[str, np.ndarray], candidate: str) -> dict[str, float]:

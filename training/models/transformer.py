@@ -40,6 +40,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
+from humanlike.detector.atomic import atomic_directory
 from humanlike.detector.bundle import TOKENIZER_FILE, CorpusFingerprint
 from humanlike.detector.runtime import usable_cores
 from humanlike.training.config import TransformerConfig
@@ -376,14 +377,10 @@ def save_checkpoint(
 ) -> Path:
     """Writes the checkpoint directory (safetensors weights, tokenizer, checkpoint.json) atomically."""
     target = Path(out)
-    staging = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    shutil.copyfile(tokenizer_file, staging / TOKENIZER_FILE)
-    (staging / CHECKPOINT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+    with atomic_directory(target) as staging:  # the old checkpoint stays whole until the new one is
+        model.save_pretrained(staging, safe_serialization=True)
+        shutil.copyfile(tokenizer_file, staging / TOKENIZER_FILE)
+        (staging / CHECKPOINT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return target
 
 
