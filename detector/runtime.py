@@ -84,11 +84,20 @@ class ModelInfo:
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
+BLANK_CHARACTERS = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""What a text may not consist of only: the whitespace of JSON Schema's (ECMA-262's) ``\\s``, spelled out,
+so that the HTTP schema's pattern and this check agree character for character (Python's own
+``str.isspace`` also counts the ASCII separators U+001C-U+001F, which no schema validator does)."""
+
+
 def check_text(text: object, max_length: int) -> str | None:
     """Why a text cannot be scored, or None when it can."""
     if not isinstance(text, str):
         return f"expected a string, got {type(text).__name__}"
-    if not text.strip():
+    if not text.strip(BLANK_CHARACTERS):
         return "empty text"
     if len(text) > max_length:
         return f"text has {len(text)} characters, more than this model's limit of {max_length}"
@@ -189,9 +198,11 @@ class Detector:
             default_cap = (64 if manifest.kind == "transformer" else 8) * spec.max_tokens
         else:
             try:
-                spec = read_feature_spec((root / FEATURES_FILE).read_bytes())
+                features = read_feature_spec((root / FEATURES_FILE).read_bytes())
                 featurizer = (
-                    NgramFeaturizer(spec) if isinstance(spec, NgramFeatureSpec) else SparseNgramFeaturizer(spec)
+                    NgramFeaturizer(features)
+                    if isinstance(features, NgramFeatureSpec)
+                    else SparseNgramFeaturizer(features)
                 )
             except ValueError as e:  # pydantic's ValidationError and json's errors are ValueErrors
                 raise BundleError(f"bundle {root}: invalid {FEATURES_FILE}: {e}") from e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -16,7 +17,9 @@ class ServeConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bundle: str = Field(description="bundle directory to serve")
+    bundle: str = Field(
+        description="bundle directory to serve, or a model repository (numbered versions, the highest served)"
+    )
     host: str = Field("127.0.0.1", description="address both servers bind (0.0.0.0 in containers)")
     http_port: int | None = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
     grpc_port: int | None = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
@@ -39,6 +42,11 @@ class ServeConfig(BaseModel):
     auth_token: str | None = Field(
         None, description="when set, both protocols require 'Authorization: Bearer <token>'"
     )
+    admin: bool = Field(
+        False,
+        description="enable POST /admin/reload (re-reads the configured bundle or repository); "
+        "needs auth_token",
+    )
     tls_cert: str | None = Field(None, description="PEM certificate chain: serve gRPC over TLS")
     tls_key: str | None = Field(None, description="PEM private key for tls_cert")
     drain_timeout_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight work may take")
@@ -57,7 +65,19 @@ class ServeConfig(BaseModel):
             raise ValueError("TLS needs both tls_cert and tls_key")
         if self.auth_token is not None and not self.auth_token.strip():
             raise ValueError("auth_token is empty")
+        if self.admin and self.auth_token is None:
+            raise ValueError("admin actions need an auth token: set auth_token (HUMANLIKE_AUTH_TOKEN) too")
         return self
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the servers bind only loopback, which nothing off this machine can reach."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: assume it is reachable
+            return False
 
     @classmethod
     def from_sources(cls, flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> ServeConfig:

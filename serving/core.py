@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from humanlike.detector.bundle import MANIFEST_FILE, BundleError
@@ -28,11 +29,13 @@ from humanlike.serving.config import ServeConfig
 from humanlike.serving.errors import (
     DeadlineExceeded,
     InvalidRequest,
+    NotFound,
     Overloaded,
     ReloadRefused,
     ShuttingDown,
 )
 from humanlike.serving.metrics import ServerMetrics
+from humanlike.serving.repository import VersionNotFound, resolve_bundle, without_paths
 
 log = logging.getLogger("humanlike.serving")
 
@@ -98,6 +101,9 @@ class ServedModel:
     model_id: str
     loaded_at: str
     bundle: str
+    """The bundle directory (the server's log names it; clients never see it)."""
+    version: str | None
+    """Its version in the model repository; None when the server serves one bundle."""
     _users: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -141,8 +147,8 @@ class ScoringCore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Loads and warms the configured bundle; the server is ready after this returns."""
-        self._model = await self._load(self.config.bundle)
+        """Loads and warms the configured bundle (a repository's highest version); ready after this."""
+        self._model = await self._load(*resolve_bundle(self.config.bundle))
         self.metrics.ready.set(1)
 
     @property
@@ -167,7 +173,7 @@ class ScoringCore:
             await self._model.retire()
         self._prep.shutdown(wait=True)
 
-    async def _load(self, bundle: str) -> ServedModel:
+    async def _load(self, bundle: Path, version: str | None) -> ServedModel:
         loop = asyncio.get_running_loop()
 
         def load_and_warm() -> Detector:
@@ -193,27 +199,42 @@ class ScoringCore:
         batcher.start()
         loaded_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         log.info("loaded %s (%s, model_id %s)", bundle, detector.manifest.kind, model_id[:12])
-        return ServedModel(detector, batcher, model_id, loaded_at, str(bundle))
+        return ServedModel(detector, batcher, model_id, loaded_at, str(bundle), version)
 
-    async def reload(self, bundle: str | None = None) -> ModelDescription:
-        """Loads ``bundle`` (default: the one being served, re-read from disk) and swaps it in when warm.
+    async def reload(self, version: str | None = None) -> ModelDescription:
+        """Re-reads the configured bundle, or loads ``version`` of the configured model repository
+        (default: its highest), and swaps it in when warm.
 
+        What can be loaded is fixed by the server's configuration; a caller names at most a version.
         Requests keep going to the old model until the new one is loaded and warm; requests already
         admitted finish on the model they started on. A bundle that fails to load is refused and the
-        old model keeps serving.
+        old model keeps serving. Error messages name no server path (the log has them).
 
         Raises:
-            ReloadRefused: the new bundle is missing, corrupt or cannot be run.
+            NotFound: ``version`` is not in the repository, or the server serves a single bundle.
+            ReloadRefused: the bundle is missing, corrupt or cannot be run.
         """
         async with self._reload_lock:
             old = self.model
-            path = bundle or old.bundle
             try:
-                new = await self._load(path)
+                path, resolved = resolve_bundle(self.config.bundle, version)
+            except VersionNotFound as e:
+                self.metrics.reloads.labels("refused").inc()
+                raise NotFound(str(e)) from e
+            except BundleError as e:
+                self.metrics.reloads.labels("refused").inc()
+                log.error("reload refused; still serving %s: %s", old.bundle, e)
+                raise ReloadRefused(
+                    f"reload refused, still serving the previous model: {without_paths(str(e))}"
+                ) from e
+            try:
+                new = await self._load(path, resolved)
             except (BundleError, OSError, ValueError, RuntimeError) as e:
                 self.metrics.reloads.labels("refused").inc()
                 log.error("reload of %s refused; still serving %s: %s", path, old.bundle, e)
-                raise ReloadRefused(f"reload refused, still serving the previous model: {e}") from e
+                raise ReloadRefused(
+                    f"reload refused, still serving the previous model: {without_paths(str(e))}"
+                ) from e
             self._model = new
             self.metrics.reloads.labels("loaded").inc()
             await old.retire()  # the requests that started on it finish on it

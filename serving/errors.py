@@ -61,6 +61,13 @@ class ShuttingDown(ServingError):
     http_status = 503
 
 
+class NotFound(ServingError):
+    """A reload asked for a model version the repository does not have."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+
+
 class ReloadRefused(ServingError):
     """A new bundle could not be loaded; the old model keeps serving."""
 

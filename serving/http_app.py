@@ -1,8 +1,13 @@
-"""The HTTP front end (FastAPI): ``/v1/score``, ``/v1/rank``, ``/v1/model``, health, metrics, reload.
+"""The HTTP front end (FastAPI): ``/v1/score``, ``/v1/rank``, ``/v1/model``, health, metrics, admin reload.
 
 A thin router over :class:`humanlike.serving.core.ScoringCore`, with the same field names and meanings as the
 ``humanlike.v1`` protos. Errors have one body shape, ``{"error": {"code", "message", "index"}}``, where
 ``code`` is the gRPC status name the same error has over gRPC.
+
+The OpenAPI document says what the server does, no more: the bearer scheme and 401s only when a token is
+configured, ``/admin/reload`` only when admin actions are on, the request limits (texts per request, a
+text's length) as this server enforces them. The core validates requests for both protocols; the schema
+documents its limits rather than re-implementing them, and the schemathesis test holds the two together.
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from humanlike.detector.runtime import BLANK_CHARACTERS
 from humanlike.detector.runtime import TextScore as CoreTextScore
 from humanlike.serving.auth import token_matches
 from humanlike.serving.core import ScoringCore
@@ -37,6 +44,8 @@ DISCONNECT_POLL_S = 0.05
 
 
 class ScoreRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # ``windows: 1`` is not a boolean, whatever Python thinks
+
     texts: list[str] = Field(
         description="texts to score: each non-blank and at most the model's max_length characters; "
         "at most max_texts_per_request of them (GET /v1/model tells both)"
@@ -68,6 +77,8 @@ class ScoreResponse(BaseModel):
 
 
 class RankRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     texts: list[str] = Field(description="texts to rank (same limits as /v1/score)")
 
 
@@ -107,7 +118,14 @@ class ModelInfo(BaseModel):
 
 
 class ReloadRequest(BaseModel):
-    bundle: str | None = Field(None, description="bundle directory to load; default: the served one")
+    model_config = ConfigDict(strict=True)
+
+    version: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,9}$",
+        description="version of the configured model repository to load; default: its highest "
+        "(or the configured bundle, re-read)",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -127,6 +145,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": "queue full; retry after the Retry-After header's seconds"},
     503: {"model": ErrorBody, "description": "the server is shutting down"},
     504: {"model": ErrorBody, "description": "not scored within the server's request timeout"},
+}
+
+
+_JSON_ERROR_401 = {
+    "description": ERRORS[401]["description"],
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
 }
 
 
@@ -244,8 +268,29 @@ async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
 # -- the app ---------------------------------------------------------------------------------------
 
 
+NOT_BLANK = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK_CHARACTERS) + "]"
+"""A schema pattern for "has a character that is not blank", the core's own definition (check_text)."""
+
+
+def _document_limits(schema: dict[str, Any], max_texts: int, max_chars: int) -> None:
+    """Writes the core's request limits into the request schemas (minItems, maxItems, maxLength)."""
+    for name in ("ScoreRequest", "RankRequest"):
+        texts = schema["components"]["schemas"][name]["properties"]["texts"]
+        texts.update(
+            minItems=1,
+            maxItems=max_texts,
+            items={"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": NOT_BLANK},
+        )
+
+
 def create_app(core: ScoringCore, metrics: ServerMetrics) -> FastAPI:
-    """The FastAPI app over ``core``; ``/healthz``, ``/readyz`` and ``/metrics`` need no token."""
+    """The FastAPI app over ``core``.
+
+    With a token configured every route but ``/healthz`` and ``/readyz`` needs it (``/metrics`` too:
+    Prometheus sends one with ``authorization:`` in its scrape config); ``/admin/reload`` exists only
+    when ``config.admin`` is on.
+    """
+    config = core.config
     app = FastAPI(
         title="humanlike",
         version="1",
@@ -253,15 +298,39 @@ def create_app(core: ScoringCore, metrics: ServerMetrics) -> FastAPI:
         description="Same fields and meanings as the gRPC service humanlike.v1.DetectorService "
         "(protos/humanlike/v1/humanlike.proto). Errors: {'error': {'code', 'message', 'index'}}.",
     )
-    bearer = HTTPBearer(auto_error=False, description="required when the server was given a token")
-    token = core.config.auth_token
+    token = config.auth_token
+    errors = {status: doc for status, doc in ERRORS.items() if status != 401 or token is not None}
+    protected: list[Any] = []
+    if token is not None:
+        bearer = HTTPBearer(
+            auto_error=False, description="the server's token: 'Authorization: Bearer <token>'"
+        )
 
-    def authorize(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if token is None:
-            return
-        given = f"Bearer {credentials.credentials}" if credentials else ""
-        if not token_matches(given, token):
-            raise Unauthenticated("missing or wrong bearer token")
+        def authorize(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
+            given = f"Bearer {credentials.credentials}" if credentials else ""
+            if not token_matches(given, token):
+                raise Unauthenticated("missing or wrong bearer token")
+
+        protected = [Depends(authorize)]
+
+    documented: dict[int, dict[str, Any]] = {}
+
+    def openapi() -> dict[str, Any]:
+        max_chars = core.model.detector.manifest.max_length  # the served model's; a reload may change it
+        if max_chars not in documented:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            _document_limits(schema, config.max_texts_per_request, max_chars)
+            documented.clear()
+            documented[max_chars] = schema
+        return documented[max_chars]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(ServingError)
     async def serving_error(request: Request, e: ServingError) -> JSONResponse:
@@ -294,9 +363,7 @@ def create_app(core: ScoringCore, metrics: ServerMetrics) -> FastAPI:
         code = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(e.status_code, "UNKNOWN")
         return error_response(e.status_code, code, str(e.detail), headers=dict(e.headers or {}))
 
-    protected = [Depends(authorize)]
-
-    @app.post("/v1/score", response_model=ScoreResponse, responses=ERRORS, dependencies=protected)
+    @app.post("/v1/score", response_model=ScoreResponse, responses=errors, dependencies=protected)
     async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
         """Scores texts; one score per text, in request order."""
         result = await until_disconnected(request, core.score(body.texts, windows=body.windows))
@@ -305,30 +372,40 @@ def create_app(core: ScoringCore, metrics: ServerMetrics) -> FastAPI:
             model_id=result.model_id,
         )
 
-    @app.post("/v1/rank", response_model=RankResponse, responses=ERRORS, dependencies=protected)
+    @app.post("/v1/rank", response_model=RankResponse, responses=errors, dependencies=protected)
     async def rank(body: RankRequest, request: Request) -> RankResponse:
         """Scores texts and returns them most human-like first."""
         result = await until_disconnected(request, core.rank(body.texts))
         return RankResponse(ranked=[RankedText(**asdict(t)) for t in result.ranked], model_id=result.model_id)
 
-    @app.get("/v1/model", response_model=ModelInfo, responses=ERRORS, dependencies=protected)
+    @app.get("/v1/model", response_model=ModelInfo, responses=errors, dependencies=protected)
     async def model() -> ModelInfo:
         """The model being served: manifest, limits and execution provider."""
         return ModelInfo.model_validate(asdict(core.model_info()))
 
-    @app.post(
-        "/admin/reload",
-        response_model=ModelInfo,
-        dependencies=protected,
-        responses={**ERRORS, 409: {"model": ErrorBody, "description": "new bundle refused"}},
-    )
-    async def reload(body: ReloadRequest | None = None) -> ModelInfo:
-        """Loads a bundle (default: the served one, re-read) and swaps it in once warm.
+    if config.admin:  # config validation guarantees a token then
 
-        The old model serves until then; a bundle that fails to load is refused (409) and the old
-        model keeps serving. ``kill -HUP`` does the same for the served path.
-        """
-        return ModelInfo.model_validate(asdict(await core.reload(body.bundle if body else None)))
+        @app.post(
+            "/admin/reload",
+            response_model=ModelInfo,
+            dependencies=protected,
+            responses={
+                **errors,
+                404: {"model": ErrorBody, "description": "no such version in the model repository"},
+                409: {
+                    "model": ErrorBody,
+                    "description": "the bundle was refused; the old model keeps serving",
+                },
+            },
+        )
+        async def reload(body: ReloadRequest | None = None) -> ModelInfo:
+            """Re-reads the configured bundle, or loads a version of the configured model repository
+            (default: its highest), and swaps it in once warm.
+
+            The old model serves until then; a bundle that fails to load is refused (409) and the old
+            model keeps serving. ``kill -HUP`` does the same with the default.
+            """
+            return ModelInfo.model_validate(asdict(await core.reload(body.version if body else None)))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -342,7 +419,19 @@ def create_app(core: ScoringCore, metrics: ServerMetrics) -> FastAPI:
             return JSONResponse({"status": "ready", "model_id": core.model.model_id})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        dependencies=protected,
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "Prometheus text",
+            },
+            # Spelled out: a "model" here would be documented as the route's text/plain.
+            **({401: _JSON_ERROR_401} if token is not None else {}),
+        },
+    )
     async def prometheus_metrics() -> Response:
         """Prometheus text format: requests, latencies, batch sizes, queue depth, texts, errors."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

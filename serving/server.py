@@ -55,6 +55,12 @@ def announce(event: dict[str, Any]) -> None:
 
 async def serve(config: ServeConfig, on_event: Callable[[dict[str, Any]], None] = announce) -> int:
     """Runs until SIGTERM/SIGINT, then drains; returns the exit status."""
+    if config.auth_token is None and not config.loopback_only:
+        log.warning(
+            "serving on %s without an auth token: anyone who reaches this address can use the model; "
+            "set HUMANLIKE_AUTH_TOKEN (or --auth-token-file) or bind 127.0.0.1",
+            config.host,
+        )
     metrics = ServerMetrics()
     core = ScoringCore(config, metrics)
     await core.start()

@@ -201,7 +201,12 @@ def test_health_reflection_and_openapi(server: Server) -> None:
     assert client.get("/readyz").json()["status"] == "ready"
     spec = client.get("/openapi.json").json()
     for path in ("/v1/score", "/v1/rank"):
-        assert {"401", "413", "422", "429", "503", "504"} <= set(spec["paths"][path]["post"]["responses"])
+        documented = set(spec["paths"][path]["post"]["responses"])
+        assert {"413", "422", "429", "503", "504"} <= documented
+        assert "401" not in documented and "securitySchemes" not in spec.get("components", {})  # no token
+        texts = spec["components"]["schemas"]["ScoreRequest"]["properties"]["texts"]
+        assert texts["minItems"] == 1 and texts["maxItems"] == 16  # the test server's --max-texts-per-request
+        assert texts["items"]["maxLength"] == 100_000
     schemas = spec["components"]["schemas"]
     wire = (
         "ScoreRequest",
@@ -215,7 +220,6 @@ def test_health_reflection_and_openapi(server: Server) -> None:
         "Threshold",
         "ErrorBody",
         "ErrorDetail",
-        "ReloadRequest",
     )
     for name in wire:
         undocumented = [f for f, p in schemas[name]["properties"].items() if "description" not in p]
@@ -354,70 +358,111 @@ def test_grpc_over_tls(bundle: Path, tmp_path: Path) -> None:
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def test_reload_swaps_models_and_refuses_a_bad_bundle(
+ADMIN_TOKEN = "admin-s3cret"
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def test_reload_rolls_a_model_repository_forward_and_back(
     bundle: Path, transformer_bundles: Path, tmp_path: Path
 ) -> None:
-    served = tmp_path / "served"
-    shutil.copytree(bundle, served)
-    with Server(served) as s:
+    """Admin reload loads what the server's configuration names (a version of its repository), never a
+    path from the request; a bad version is refused with no server path in the answer."""
+    repository = tmp_path / "models"
+    shutil.copytree(bundle, repository / "1")
+    env = {"HUMANLIKE_AUTH_TOKEN": ADMIN_TOKEN, "HUMANLIKE_ADMIN": "true"}
+    with Server(repository, env=env) as s:
         client = s.http()
-        first = client.get("/v1/model").json()["model_id"]
+        first = client.get("/v1/model", headers=ADMIN).json()
+        assert first["kind"] == "ngram-linear"
         stop = threading.Event()
         failures: list[int] = []
 
-        def hammer() -> None:  # requests keep flowing through both reloads
+        def hammer() -> None:  # requests keep flowing through the reloads
             with s.http() as c:
                 while not stop.is_set():
-                    r = c.post("/v1/score", json={"texts": ["during reload"]})
+                    r = c.post("/v1/score", json={"texts": ["during reload"]}, headers=ADMIN)
                     if r.status_code != 200:
                         failures.append(r.status_code)
 
         worker = threading.Thread(target=hammer)
         worker.start()
         try:
-            swapped = client.post("/admin/reload", json={"bundle": str(transformer_bundles / "int8")})
+            assert client.post("/admin/reload", json={}).status_code == 401  # the token, always
+            shutil.copytree(transformer_bundles / "int8", repository / "2")
+            swapped = client.post("/admin/reload", json={}, headers=ADMIN)
             assert swapped.status_code == 200 and swapped.json()["kind"] == "transformer"
-            assert swapped.json()["model_id"] != first
-            assert s.stub().GetModel(pb.GetModelRequest()).model_id == swapped.json()["model_id"]
+            assert s.stub().GetModel(pb.GetModelRequest(), metadata=tuple(ADMIN.items())).model_id == (
+                swapped.json()["model_id"]
+            )
 
-            corrupt = tmp_path / "corrupt"
-            shutil.copytree(bundle, corrupt)
-            (corrupt / "model.onnx").write_bytes(b"not a graph")
-            refused = client.post("/admin/reload", json={"bundle": str(corrupt)})
-            assert refused.status_code == 409 and "still serving" in refused.json()["error"]["message"]
-            assert client.get("/v1/model").json()["model_id"] == swapped.json()["model_id"]
+            shutil.copytree(bundle, repository / "3")
+            (repository / "3" / "model.onnx").write_bytes(b"not a graph")
+            refused = client.post("/admin/reload", json={}, headers=ADMIN)
+            message = refused.json()["error"]["message"]
+            assert refused.status_code == 409 and "still serving" in message
+            assert str(tmp_path) not in message and "/models" not in message, message
+            assert client.get("/v1/model", headers=ADMIN).json()["model_id"] == swapped.json()["model_id"]
+
+            back = client.post("/admin/reload", json={"version": "1"}, headers=ADMIN)
+            assert back.status_code == 200 and back.json()["model_id"] == first["model_id"]
+            missing = client.post("/admin/reload", json={"version": "9"}, headers=ADMIN)
+            assert missing.status_code == 404 and str(tmp_path) not in missing.json()["error"]["message"]
+            for body in ({"bundle": "/etc"}, {"version": "../1"}, {"version": 2}):
+                answer = client.post("/admin/reload", json=body, headers=ADMIN)
+                assert answer.status_code in (404, 422) and "/etc" not in answer.text
+            assert client.get("/v1/model", headers=ADMIN).json()["model_id"] == first["model_id"]
         finally:
             stop.set()
             worker.join()
         assert failures == []
 
-        back = client.post("/admin/reload", json={"bundle": str(served)})
-        assert back.json()["model_id"] == first and back.json()["kind"] == "ngram-linear"
-
-        # The operator's flow: a new bundle is written where the served one is, then SIGHUP.
-        shutil.rmtree(served)
-        shutil.copytree(transformer_bundles / "int8", served)
+        # The operator's flow: a good version 3 is written, then SIGHUP loads the highest.
+        shutil.rmtree(repository / "3")
+        shutil.copytree(transformer_bundles / "int8", repository / "3")
         s.signal(signal.SIGHUP)
         assert s.wait_for("reloaded")["model_id"] == swapped.json()["model_id"]
-        assert client.get("/v1/model").json()["kind"] == "transformer"
+        assert client.get("/v1/model", headers=ADMIN).json()["kind"] == "transformer"
+
+
+def test_admin_is_off_unless_asked_for_and_needs_a_token(server: Server, bundle: Path) -> None:
+    client = server.http()
+    assert client.post("/admin/reload", json={}).status_code == 404
+    assert "/admin/reload" not in client.get("/openapi.json").json()["paths"]
+    with pytest.raises(ValueError, match="admin actions need an auth token"):
+        ServeConfig.from_sources({"bundle": str(bundle), "admin": True}, {})
+
+
+def test_a_reachable_server_without_a_token_warns(bundle: Path) -> None:
+    with Server(bundle, "--host", "0.0.0.0") as s:
+        s.signal(signal.SIGTERM)
+        assert s.process.wait(timeout=60) == 0
+        assert "without an auth token" in s.stderr()
+    with Server(bundle) as s:  # loopback: nothing to warn about
+        s.signal(signal.SIGTERM)
+        assert s.process.wait(timeout=60) == 0
+        assert "without an auth token" not in s.stderr()
 
 
 def test_a_request_between_admission_and_the_batcher_finishes_on_the_model_it_started_on(
-    bundle: Path, transformer_bundles: Path
+    bundle: Path, transformer_bundles: Path, tmp_path: Path
 ) -> None:
     """The window the reload test above can only hit by chance (CI hit it once: a 500, the old
     batcher closed under a request still tokenizing), opened on purpose: the tokenizing threads are
     held, so the request is admitted on the old model while the new one is swapped in."""
 
+    repository = tmp_path / "models"
+    shutil.copytree(bundle, repository / "1")
+
     async def scenario() -> tuple[str, str, str]:
-        core = ScoringCore(ServeConfig(bundle=str(bundle), threads=1), ServerMetrics())
+        core = ScoringCore(ServeConfig(bundle=str(repository), threads=1), ServerMetrics())
         await core.start()
         first = core.model.model_id
         gate = threading.Event()
         held = [core._prep.submit(gate.wait) for _ in range(2)]  # both tokenizing threads
         request = asyncio.create_task(core.score(["admitted before the swap"]))
         await asyncio.sleep(0)  # the request takes the old model and queues for tokenizing
-        reload = asyncio.create_task(core.reload(str(transformer_bundles / "int8")))
+        shutil.copytree(transformer_bundles / "int8", repository / "2")
+        reload = asyncio.create_task(core.reload())
         while core.model.model_id == first and not reload.done():
             await asyncio.sleep(0.01)
         gate.set()

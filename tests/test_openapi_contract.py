@@ -1,0 +1,71 @@
+"""The OpenAPI document equals the server's behaviour: schemathesis, with all its checks, against a real
+server, with auth off and with auth (and admin actions) on; with auth on, every operation but the
+health checks answers 401 without the token."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.servers import Server
+
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+TOKEN = "contract-s3cret"
+OPEN = {"/healthz", "/readyz"}
+
+
+def _schemathesis(url: str, *args: str) -> str:
+    run = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+            "--request-timeout",
+            "30",
+            "--no-color",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    summary = run.stdout[-3000:]
+    assert run.returncode == 0, f"schemathesis found contract failures:\n{run.stdout[-12000:]}"
+    assert "No issues found" in summary and " passed" in summary, summary
+    return summary
+
+
+def test_schema_holds_with_auth_off(bundle: Path) -> None:
+    with Server(bundle, "--max-texts-per-request", "16") as s:
+        summary = _schemathesis(s.url)
+        print(summary[-600:])
+        spec = httpx.get(f"{s.url}/openapi.json").json()
+        assert "securitySchemes" not in spec.get("components", {})
+        assert spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"].keys() == {"text/plain"}
+
+
+def test_schema_holds_with_auth_on_and_every_operation_needs_the_token(bundle: Path) -> None:
+    env = {"HUMANLIKE_AUTH_TOKEN": TOKEN, "HUMANLIKE_ADMIN": "true"}
+    with Server(bundle, "--max-texts-per-request", "16", env=env) as s:
+        summary = _schemathesis(s.url, "--header", f"Authorization: Bearer {TOKEN}")
+        print(summary[-600:])
+        spec = httpx.get(f"{s.url}/openapi.json").json()
+        assert "HTTPBearer" in spec["components"]["securitySchemes"]
+        operations = [(path, method) for path, item in spec["paths"].items() for method in item]
+        assert ("/admin/reload", "post") in operations and ("/metrics", "get") in operations
+        for path, method in operations:
+            answer = httpx.request(method.upper(), f"{s.url}{path}", json={"texts": ["t"]})
+            if path in OPEN:
+                assert answer.status_code == 200, path
+            else:
+                assert answer.status_code == 401, (path, answer.status_code)
+                assert answer.headers["www-authenticate"] == "Bearer"
