@@ -1,11 +1,14 @@
 """The scoring phase on Ray Data, for corpora that outgrow one machine.
 
-Ray reads the Parquet input (``ray.data.read_parquet``, any path or directory Ray reads: local, S3,
-GCS), and a pool of actors scores it with ``map_batches``: each actor loads the bundle once
-(:class:`BundleScorer`) and runs the same :class:`humanlike.curriculum.scoring.ChunkScorer` as the local
-engine. Results stream back to the driver in input order (``preserve_order``), where they are
-numbered and cut into the same chunks as the local engine's, so the ordering phase, and therefore
-the output, is the same. The ordering phase (external sorts, disk-bound) runs on the driver.
+Ray reads the input the local engine reads: Parquet (``ray.data.read_parquet``, any path or directory
+Ray reads: local, S3, GCS), or JSONL, which read tasks split into byte blocks at line boundaries
+(:func:`read_jsonl_block`, the way Hadoop splits text files) and hand over as raw lines, so that broken
+UTF-8 and malformed lines reach the scorer as they do locally. A pool of actors scores the rows with
+``map_batches``: each actor loads the bundle once (:class:`BundleScorer`) and runs the same
+:class:`humanlike.curriculum.scoring.ChunkScorer` as the local engine. Results stream back to the
+driver in input order (``preserve_order``), where they are numbered and cut into the same chunks as the
+local engine's, so the ordering phase, and therefore the output, is the same. The ordering phase
+(external sorts, disk-bound) runs on the driver.
 
 Ray is optional (``pip install 'humanlike[ray]'``); nothing imports this module unless
 ``--engine ray`` is asked for.
@@ -13,7 +16,9 @@ Ray is optional (``pip install 'humanlike[ray]'``); nothing imports this module 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -21,12 +26,41 @@ from humanlike.curriculum.pipeline import ChunkResults, ScoreChunks
 from humanlike.curriculum.scoring import ChunkScorer, ScoringOptions
 from humanlike.curriculum.sources import is_parquet
 
+LINE = "__humanlike_line"
+"""The column that carries a raw JSONL line (bytes, newline included)."""
+END = "__humanlike_end"
+"""The column that carries a JSONL line's end offset in the file, the local engine's resume position."""
+BLOCK_BYTES = 16 << 20
+
+
+def read_jsonl_block(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The lines that *start* in ``[block["start"], block["end"])`` of the file, whole, as raw bytes.
+
+    A line that crosses the block's end belongs to this block; one that crosses its start belongs to
+    the block before, so every line is read exactly once. ``block["first"]`` is a line boundary (the
+    file's start or a resume offset), where no partial line is skipped.
+    """
+    path, start, end = block["path"], block["start"], block["end"]
+    with open(path, "rb") as f:
+        offset = start
+        if start > block["first"]:
+            f.seek(start - 1)
+            if f.read(1) != b"\n":  # mid-line: that line is the previous block's
+                offset += len(f.readline())
+        f.seek(offset)
+        while offset < end:
+            line = f.readline()
+            if not line:
+                break
+            offset += len(line)
+            yield {LINE: line, END: offset}
+
 
 class BundleScorer:
     """A Ray Data actor: loads the bundle once, scores batches of rows.
 
-    Each output row carries ``row`` (``META\\tOUTPUT\\n`` bytes, empty when unscorable) and
-    ``reason`` (why not, or null).
+    Each output row carries ``row`` (``META\\tOUTPUT\\n`` bytes, empty when unscorable), ``reason``
+    (why not, or null) and, for JSONL input, the line's end offset.
     """
 
     def __init__(self, bundle: str, options: ScoringOptions, threads: int) -> None:
@@ -35,13 +69,16 @@ class BundleScorer:
         self._scorer = ChunkScorer(Detector(bundle, device="cpu", threads=threads), options)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        results = self._scorer.score(batch.to_pylist())
-        return pa.table(
-            {
-                "row": pa.array([r if isinstance(r, bytes) else b"" for r in results], pa.binary()),
-                "reason": pa.array([r if isinstance(r, str) else None for r in results], pa.string()),
-            }
-        )
+        jsonl = LINE in batch.column_names
+        rows = batch.column(LINE).to_pylist() if jsonl else batch.to_pylist()
+        results = self._scorer.score(rows)
+        columns = {
+            "row": pa.array([r if isinstance(r, bytes) else b"" for r in results], pa.binary()),
+            "reason": pa.array([r if isinstance(r, str) else None for r in results], pa.string()),
+        }
+        if jsonl:
+            columns[END] = batch.column(END)
+        return pa.table(columns)
 
 
 def ray_chunk_scorer(
@@ -65,15 +102,23 @@ def ray_chunk_scorer(
     import ray
 
     def score_chunks(path: Path, chunk_lines: int, start: int, start_line: int) -> ChunkResults:
-        if not is_parquet(path):
-            raise ValueError(f"--engine ray reads Parquet input (.parquet), not {path.name}")
+        """``start`` is where the checkpoint stopped: a row count (Parquet) or a byte offset (JSONL)."""
+        parquet = is_parquet(path)
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False)
         cpus = int(ray.cluster_resources().get("CPU", 2))  # type: ignore[no-untyped-call]
         n_actors = actors or max(1, cpus // threads_per_actor - 1)
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # rows come back in input order
-        ds = ray.data.read_parquet(str(path))
+        if parquet:
+            ds = ray.data.read_parquet(str(path))
+        else:
+            size = path.stat().st_size
+            blocks = [
+                {"path": str(path.resolve()), "first": start, "start": a, "end": min(a + BLOCK_BYTES, size)}
+                for a in range(start, size, BLOCK_BYTES)
+            ]
+            ds = ray.data.from_items(blocks).flat_map(read_jsonl_block)
         scored = ds.map_batches(
             BundleScorer,
             fn_constructor_kwargs={"bundle": str(bundle), "options": options, "threads": threads_per_actor},
@@ -88,14 +133,15 @@ def ray_chunk_scorer(
             assert isinstance(batch, pa.Table)
             rows = batch.column("row").to_pylist()
             reasons = batch.column("reason").to_pylist()
-            for row, reason in zip(rows, reasons, strict=True):
+            ends = batch.column(END).to_pylist() if not parquet else [None] * len(rows)
+            for row, reason, line_end in zip(rows, reasons, ends, strict=True):
                 seen += 1
-                if seen <= start:
-                    # A resumed job rescores from the top (Ray has no cheap "skip N rows" that keeps
-                    # order) and drops what the checkpoint already holds.
+                if parquet and seen <= start:
+                    # A resumed Parquet job rescores from the top (Ray has no cheap "skip N rows" that
+                    # keeps order) and drops what the checkpoint already holds; JSONL starts at ``start``.
                     continue
                 results.append(reason if reason is not None else row)
-                end += 1
+                end = line_end if line_end is not None else end + 1
                 if len(results) == chunk_lines:
                     yield first, results, end
                     first += len(results)

@@ -300,12 +300,41 @@ def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path,
     assert not state.parent.exists()
 
 
+def test_jsonl_blocks_cover_every_line_once(corpus_input: Path) -> None:
+    """However the file is cut into byte blocks, the blocks' lines are the file's lines, in order."""
+    from humanlike.curriculum.ray_engine import END, LINE, read_jsonl_block
+
+    data = corpus_input.read_bytes()
+    lines = data.splitlines(keepends=True)
+    resume = len(b"".join(lines[:7]))  # a resumed job starts at a line boundary
+    for first in (0, resume):
+        for block_bytes in (1, 97, 1000, len(data)):
+            read = [
+                row
+                for a in range(first, len(data), block_bytes)
+                for row in read_jsonl_block(
+                    {
+                        "path": str(corpus_input),
+                        "first": first,
+                        "start": a,
+                        "end": min(a + block_bytes, len(data)),
+                    }
+                )
+            ]
+            assert [r[LINE] for r in read] == data[first:].splitlines(keepends=True), (first, block_bytes)
+            assert read[-1][END] == len(data)
+
+
 @pytest.mark.slow  # starts a local Ray cluster
-def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
+def test_ray_engine_matches_the_local_engine(
+    bundle: Path, corpus_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parquet and JSONL (bad lines included, cut into many small blocks) give the local engine's output."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
 
+    from humanlike.curriculum import ray_engine
     from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
     rows = [
@@ -315,31 +344,38 @@ def test_ray_engine_matches_the_local_engine(bundle: Path, corpus_input: Path, t
     rows[9]["text"] = None
     parquet_in = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet_in, row_group_size=37)
+    monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 4096)  # many blocks, lines across their edges
     options = CurriculumOptions(
         strategy="mixed-generators", scoring=ScoringOptions(dedup=Deduplicator(mode="near")), chunk_lines=50
     )
     detector = Detector(bundle, device="cpu")
-    local = build_curriculum(detector, parquet_in, tmp_path / "local.jsonl", options, progress=False)
     # Three logical CPUs: two scoring actors and one for the read tasks (on 2 real cores).
     ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = build_curriculum(
-            detector,
-            parquet_in,
-            tmp_path / "ray.jsonl",
-            options,
-            score_chunks=ray_chunk_scorer(bundle, options.scoring, batch_rows=16),
-            engine="ray",
-            progress=False,
-        )
+        for source in (parquet_in, corpus_input):
+            local = build_curriculum(detector, source, tmp_path / "local.jsonl", options, progress=False)
+            on_ray = build_curriculum(
+                detector,
+                source,
+                tmp_path / "ray.jsonl",
+                options,
+                score_chunks=ray_chunk_scorer(bundle, options.scoring, batch_rows=16),
+                engine="ray",
+                progress=False,
+            )
+            assert on_ray.n_output == local.n_output and on_ray.n_lines == local.n_lines
+            assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+            assert Path(on_ray.errors).read_bytes() == Path(local.errors).read_bytes()
+            errors = _read(Path(local.errors))
+            assert any(e["step"] == "dedup" for e in errors)  # the inserted duplicates, on both engines
+            if source == parquet_in:
+                assert local.n_lines == len(rows)
+                assert [e["line"] for e in errors if e["step"] == "parse"] == [6, 10]
+            else:
+                assert {e["step"] for e in errors} >= {"parse"}
+                assert len([e for e in errors if e["step"] == "parse"]) == len(BAD_LINES)
     finally:
         ray.shutdown()
-    assert on_ray.n_output == local.n_output and on_ray.n_lines == local.n_lines == len(rows)
-    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
-    assert Path(on_ray.errors).read_bytes() == Path(local.errors).read_bytes()
-    errors = _read(Path(local.errors))
-    assert [e["line"] for e in errors if e["step"] == "parse"] == [6, 10]
-    assert any(e["step"] == "dedup" for e in errors)  # the inserted duplicates, found on both engines
 
 
 def test_a_kept_work_dir_serves_another_strategy(
