@@ -4,9 +4,11 @@
 #   docker run --rm -p 8000:8000 -p 50051:50051 -v "$PWD/artifacts/baseline:/models/bundle:ro" humanlike
 #   docker run --rm -v "$PWD/artifacts/baseline:/models/bundle:ro" humanlike score /models/bundle "Some text."
 #
-# Configure with HUMANLIKE_* variables (see `humanlike serve --help`), e.g. -e HUMANLIKE_AUTH_TOKEN=...;
+# Configure with HUMANLIKE_* variables (see `humanlike serve --help`), e.g. -e HUMANLIKE_AUTH_TOKEN=...
+# (the image binds 0.0.0.0: without a token the server warns at start, and anyone who reaches the port
+# may score); mount a model repository (/models/bundle/1, /2, ...) to roll versions with SIGHUP;
 # `docker stop` sends SIGTERM, which drains in-flight requests and exits 0 (give it --time 35 or more);
-# `docker kill -s HUP` reloads the bundle from the mount. For GPU hosts, install onnxruntime-gpu in place
+# `docker kill -s HUP` reloads the bundle (or the repository's highest version) from the mount. For GPU hosts, install onnxruntime-gpu in place
 # of onnxruntime (the `gpu` extra) on a CUDA base image.
 
 # -- build: generate the gRPC code from protos/ and build the wheel --------------------------------
