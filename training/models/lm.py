@@ -20,6 +20,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import torch
 from tokenizers import Tokenizer
@@ -223,3 +224,60 @@ def export_graph(module: torch.nn.Module, inputs: Sequence[str], outputs: Sequen
             dynamo=False,
         )
         return path.read_bytes()
+
+
+LmQuantization = Literal["int8", "q4"]
+
+
+def quantize_lm(
+    graph: bytes, scheme: LmQuantization, *, scope: str = "/lm/", keep_fp32: Sequence[str] = ("lm_head",)
+) -> bytes:
+    """The graph with its LM's weight MatMuls quantized; ``bench/bench_lm_int8.py`` measures each scheme.
+
+    - ``int8``: ONNX Runtime's dynamic quantization (int8 weights per channel, activations quantized
+      per tensor at run time);
+    - ``q4``: ``MatMulNBits``, 4-bit weights in blocks of 32 with a scale and a zero point each, and
+      int8 activations per block (``accuracy_level=4``). The packaged LM *is* a 4-bit model (GGUF Q4_1:
+      blocks of 32, scale and minimum), so its dequantized weights fit this format almost exactly.
+
+    Only MatMuls under ``scope`` whose weight is a stored tensor are quantized: the attention products
+    (activation by activation) and everything after the LM (the statistics over the logits) stay fp32,
+    and so does the LM head (``keep_fp32``), whose output *is* the log-probabilities.
+    """
+    import onnx
+
+    model = onnx.load_from_string(graph)
+    weights = {t.name for t in model.graph.initializer}
+    nodes = [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "MatMul"
+        and n.name.startswith(scope)
+        and any(i in weights for i in n.input)
+        and not any(k in n.name for k in keep_fp32)
+    ]
+    if not nodes:
+        raise ValueError(f"no weight MatMul under {scope!r} to quantize")
+    if scheme == "q4":
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        quantizer = MatMulNBitsQuantizer(
+            model, bits=4, block_size=32, is_symmetric=False, accuracy_level=4, nodes_to_include=nodes
+        )
+        quantizer.process()
+        return bytes(quantizer.model.model.SerializeToString())
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(graph)
+        quantize_dynamic(
+            src,
+            dst,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_quantize=nodes,
+            op_types_to_quantize=["MatMul"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        return dst.read_bytes()

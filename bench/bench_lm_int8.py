@@ -1,0 +1,129 @@
+"""The zero-shot LM pass in fp32 and quantized, same graph, same texts, one run: texts/s and AUROC.
+
+    .venv/bin/python bench/bench_lm_int8.py [--corpus PATH] [--n-texts 240] [--threads 2]
+
+Exports the zero-shot graph once (:func:`humanlike.training.models.zero_shot.zero_shot_draft`), makes
+its quantized twins with :func:`humanlike.training.models.lm.quantize_lm` (``int8``: dynamic int8;
+``q4``: 4-bit blocks with int8 activations; the LM head and the statistics stay fp32), writes them as
+uncalibrated bundles, and scores the same grouped sample of labelled texts with each through the
+runtime (round-robin, best of ``--repeats``). AUROC is of the raw criterion (calibration is monotone).
+Writes ``bench/results/lm-int8-<date>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from humanlike.detector import Detector
+from humanlike.detector.bundle import MODEL_FILE
+from humanlike.detector.runtime import usable_cores
+from humanlike.training.build import DraftBundle, write_uncalibrated
+from humanlike.training.data.corpus import labels_of, read_training_corpus, resolve_corpus_paths, texts_of
+from humanlike.training.models.lm import quantize_lm
+from humanlike.training.models.zero_shot import zero_shot_draft
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", nargs="+")
+    parser.add_argument("--n-texts", type=int, default=240)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--schemes", nargs="+", default=["int8", "q4"], choices=["int8", "q4"])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+
+    records, _, _ = read_training_corpus(resolve_corpus_paths(args.corpus), None, args.n_texts, 1)
+    everything = np.arange(len(records))
+    texts, labels = texts_of(records, everything), labels_of(records, everything)
+
+    t = time.perf_counter()
+    fp32 = zero_shot_draft()
+    export_s = time.perf_counter() - t
+    drafts = {"fp32": fp32}
+    quantize_s, graph_mb = {}, {"fp32": round(len(fp32.files[MODEL_FILE]) / 2**20, 1)}
+    for scheme in args.schemes:
+        t = time.perf_counter()
+        graph = quantize_lm(fp32.files[MODEL_FILE], scheme)
+        quantize_s[scheme] = round(time.perf_counter() - t, 1)
+        graph_mb[scheme] = round(len(graph) / 2**20, 1)
+        drafts[scheme] = DraftBundle(
+            kind="zero-shot",
+            files={**fp32.files, MODEL_FILE: graph},
+            windows=fp32.windows,
+            precision="int8",
+            training=fp32.training,
+        )
+    work = Path(tempfile.mkdtemp(prefix="humanlike-bench-lm-int8-"))
+    detectors = {}
+    for name, draft in drafts.items():
+        write_uncalibrated(draft, work / name, "bench: uncalibrated")
+        detectors[name] = Detector(work / name, device="cpu", threads=args.threads)
+
+    logits = {}
+    best = {name: float("inf") for name in detectors}
+    for _ in range(args.repeats):
+        for name, detector in detectors.items():
+            t = time.perf_counter()
+            logits[name] = detector.llm_logits(texts)
+            best[name] = min(best[name], time.perf_counter() - t)
+
+    auroc = {name: round(float(roc_auc_score(labels, value)), 4) for name, value in logits.items()}
+    texts_per_s = {name: round(len(texts) / s, 2) for name, s in best.items()}
+    result = {
+        "benchmark": "zero-shot LM pass, fp32 vs int8",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": usable_cores(),
+            "python": platform.python_version(),
+            "intra_op_threads": detectors["fp32"].info.intra_op_threads,
+        },
+        "n_texts": len(texts),
+        "n_windows": len(detectors["fp32"].windows(texts)),
+        "mean_chars": round(float(np.mean([len(x) for x in texts])), 1),
+        "export_s": round(export_s, 1),
+        "quantize_s": quantize_s,
+        "graph_mb": graph_mb,
+        "texts_per_s": texts_per_s,
+        "auroc_raw_criterion": auroc,
+        "vs_fp32": {
+            s: {
+                "speedup": round(texts_per_s[s] / texts_per_s["fp32"], 2),
+                "auroc_delta": round(auroc[s] - auroc["fp32"], 4),
+                "criterion_correlation": round(float(np.corrcoef(logits["fp32"], logits[s])[0, 1]), 5),
+                "max_abs_criterion_diff": round(float(np.abs(logits["fp32"] - logits[s]).max()), 4),
+            }
+            for s in args.schemes
+        },
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"lm-int8-{result['date'][:10]}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
