@@ -391,8 +391,9 @@ def test_reload_rolls_a_model_repository_forward_and_back(
             shutil.copytree(transformer_bundles / "int8", repository / "2")
             swapped = client.post("/admin/reload", json={}, headers=ADMIN)
             assert swapped.status_code == 200 and swapped.json()["kind"] == "transformer"
-            assert s.stub().GetModel(pb.GetModelRequest(), metadata=tuple(ADMIN.items())).model_id == (
-                swapped.json()["model_id"]
+            assert (
+                s.stub().GetModel(pb.GetModelRequest(), metadata=tuple(ADMIN.items())).model_id
+                == (swapped.json()["model_id"])
             )
 
             shutil.copytree(bundle, repository / "3")
