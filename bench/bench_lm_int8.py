@@ -13,15 +13,14 @@ Writes ``bench/results/lm-int8-<date>.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from benchlib import command, cpu_model, now, write_result
 from sklearn.metrics import roc_auc_score
 
 from humanlike.detector import Detector
@@ -31,13 +30,6 @@ from humanlike.training.build import DraftBundle, write_uncalibrated
 from humanlike.training.data.corpus import labels_of, read_training_corpus, resolve_corpus_paths, texts_of
 from humanlike.training.models.lm import quantize_lm
 from humanlike.training.models.zero_shot import zero_shot_draft
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main() -> int:
@@ -91,8 +83,8 @@ def main() -> int:
     texts_per_s = {name: round(len(texts) / s, 2) for name, s in best.items()}
     result = {
         "benchmark": "zero-shot LM pass, fp32 vs int8",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": now(),
+        "command": command(),
         "machine": {
             "cpu": cpu_model(),
             "cores": usable_cores(),
@@ -117,11 +109,7 @@ def main() -> int:
             for s in args.schemes
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"lm-int8-{result['date'][:10]}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
-    print(f"written to {out}", file=sys.stderr)
+    write_result(args.out, "lm-int8", result)
     return 0
 
 

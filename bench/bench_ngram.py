@@ -15,16 +15,15 @@ the runtime uses the machine's cores for ONNX Runtime. Writes ``bench/results/ng
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from benchlib import command, cpu_model, now, write_result
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
@@ -39,13 +38,6 @@ from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.splits import make_splits
 from humanlike.training.models.ngram import NgramBaseline
 from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -130,8 +122,8 @@ def main() -> int:
     reference = logits["sklearn_sparse_pipeline"]
     result = {
         "benchmark": "ngram layouts",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": now(),
+        "command": command(),
         "machine": {
             "cpu": cpu_model(),
             "cores": usable_cores(),
@@ -171,11 +163,7 @@ def main() -> int:
             for name, value in logits.items()
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"ngram-{result['date'][:10]}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
-    print(f"written to {out}", file=sys.stderr)
+    write_result(args.out, "ngram", result)
     return 0
 
 

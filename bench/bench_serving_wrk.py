@@ -27,12 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from benchlib import command, cpu_model, now, write_result
 
 from humanlike.detector import Detector
 from humanlike.detector.runtime import usable_cores
@@ -48,13 +48,6 @@ request = function()
   return wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, body)
 end
 """
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 class Serve:
@@ -193,8 +186,8 @@ def main() -> int:
 
     result = {
         "benchmark": "serving over HTTP with wrk and hey",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date": now(),
+        "command": command(),
         "machine": {"cpu": cpu_model(), "cores": usable_cores(), "python": platform.python_version()},
         "bundle": args.bundle,
         "n_texts": len(texts),
@@ -215,10 +208,7 @@ def main() -> int:
         },
         "overload_10x": overload,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"serving-wrk-{result['date'][:10]}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, "serving-wrk", result)
     return 0
 
 

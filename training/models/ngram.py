@@ -185,12 +185,17 @@ class NgramBaseline:
             outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
             initializer=inits,
         )
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="humanlike"
-        )
-        model.ir_version = 8
-        onnx.checker.check_model(model)
-        return bytes(model.SerializeToString())
+        return serialized_model(graph)
+
+
+def serialized_model(graph: onnx.GraphProto) -> bytes:
+    """``graph`` as a checked ONNX model (opset :data:`ONNX_OPSET`, IR 8), serialized."""
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="humanlike"
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
 
 
 def _in_column_order(vocabulary: dict[str, int]) -> list[str]:

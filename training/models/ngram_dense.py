@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from humanlike.detector.features import NgramFeatureSpec
-from humanlike.training.models.ngram import ONNX_OPSET, NgramBaseline
+from humanlike.training.models.ngram import NgramBaseline, serialized_model
 
 
 def dense_feature_spec(model: NgramBaseline) -> NgramFeatureSpec:
@@ -69,12 +69,7 @@ def dense_onnx(model: NgramBaseline) -> bytes:
         outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
         initializer=inits,
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="humanlike"
-    )
-    onnx_model.ir_version = 8
-    onnx.checker.check_model(onnx_model)
-    return bytes(onnx_model.SerializeToString())
+    return serialized_model(graph)
 
 
 def _tfidf_block(

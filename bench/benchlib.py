@@ -1,0 +1,42 @@
+"""What every bench script shares: the machine's description and how a result is written.
+
+The scripts run as ``python bench/NAME.py``, so this module is imported as ``benchlib`` (the script's
+directory is first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def command() -> str:
+    return " ".join([Path(sys.executable).name, *sys.argv])
+
+
+def write_result(out_dir: Path, name: str, result: dict[str, Any]) -> Path:
+    """Writes ``result`` to ``out_dir/<name>-<date>.json``, prints it, and says where it went."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}-{result['date'][:10]}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out}", file=sys.stderr)
+    return out
