@@ -118,7 +118,9 @@ class ModelInfo(BaseModel):
 
 
 class ReloadRequest(BaseModel):
-    model_config = ConfigDict(strict=True)
+    # Unknown fields are refused, not ignored: a client that sends a path (the old "bundle" field)
+    # learns that requests cannot name one, instead of reloading something else.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     version: str | None = Field(
         None,
