@@ -27,6 +27,9 @@ from humanlike.detector.ranking import rank_jsonl
 from . import crash_writers
 from .crash_writers import PAD_BYTES, padding
 
+# About 1.5 min: each writer is started in a fresh interpreter and killed 4 times; `make test` runs it.
+pytestmark = pytest.mark.slow
+
 HELPER = Path(__file__).with_name("crash_writers.py")
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "bench" / "results" / "eval-report-baseline-2026-11-22.json"
@@ -131,10 +134,7 @@ def _kill_at_random(writer: str, target: Path, work: Path, rng: random.Random) -
 WRITERS = ["bundle", "report", "json-report", "rank", "curriculum", "generalization"]
 
 
-@pytest.mark.parametrize(
-    "writer",
-    [*WRITERS, pytest.param("checkpoint", marks=pytest.mark.slow)],
-)
+@pytest.mark.parametrize("writer", [*WRITERS, "checkpoint"])
 def test_sigkill_leaves_a_complete_version(writer: str, work: Path, tmp_path: Path) -> None:
     expected: dict[str, object] = {}
     if writer == "rank":
