@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from benchlib import cpu_model
 
 from humanlike.detector import Detector
 from humanlike.detector.ranking import rank_jsonl
@@ -29,16 +30,6 @@ from humanlike.training.data.corpus import resolve_corpus_paths
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.splits import make_splits
 from humanlike.training.models.ngram import train_ngram_bundle
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:

@@ -13,19 +13,17 @@ Writes ``bench/results/lm-int8-<date>.json``.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import command, cpu_model, now, write_result
+from benchlib import command, machine, now, write_result
 from sklearn.metrics import roc_auc_score
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE
-from humanlike.detector.runtime import usable_cores
 from humanlike.training.build import DraftBundle, write_uncalibrated
 from humanlike.training.data.corpus import labels_of, read_training_corpus, resolve_corpus_paths, texts_of
 from humanlike.training.models.lm import quantize_lm
@@ -85,12 +83,7 @@ def main() -> int:
         "benchmark": "zero-shot LM pass, fp32 vs int8",
         "date": now(),
         "command": command(),
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": usable_cores(),
-            "python": platform.python_version(),
-            "intra_op_threads": detectors["fp32"].info.intra_op_threads,
-        },
+        "machine": machine(intra_op_threads=detectors["fp32"].info.intra_op_threads),
         "n_texts": len(texts),
         "n_windows": len(detectors["fp32"].windows(texts)),
         "mean_chars": round(float(np.mean([len(x) for x in texts])), 1),

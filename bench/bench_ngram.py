@@ -15,7 +15,6 @@ the runtime uses the machine's cores for ONNX Runtime. Writes ``bench/results/ng
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -23,14 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from benchlib import command, cpu_model, now, write_result
+from benchlib import command, machine, now, write_result
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE
 from humanlike.detector.features import SparseNgramFeaturizer
-from humanlike.detector.runtime import usable_cores
 from humanlike.training.build import DraftBundle, write_uncalibrated
 from humanlike.training.config import NgramBaselineConfig
 from humanlike.training.data.corpus import labels_of, resolve_corpus_paths, texts_of
@@ -124,12 +122,7 @@ def main() -> int:
         "benchmark": "ngram layouts",
         "date": now(),
         "command": command(),
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": usable_cores(),
-            "python": platform.python_version(),
-            "intra_op_threads": detectors["sparse"].info.intra_op_threads,
-        },
+        "machine": machine(intra_op_threads=detectors["sparse"].info.intra_op_threads),
         "model": {
             "config": NgramBaselineConfig().as_dict(),
             "fit_texts": len(train),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import shutil
 import subprocess
@@ -32,10 +31,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from benchlib import command, cpu_model, now, write_result
+from benchlib import command, machine, now, write_result
 
 from humanlike.detector import Detector
-from humanlike.detector.runtime import usable_cores
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
 
 LUA = """
@@ -188,7 +186,7 @@ def main() -> int:
         "benchmark": "serving over HTTP with wrk and hey",
         "date": now(),
         "command": command(),
-        "machine": {"cpu": cpu_model(), "cores": usable_cores(), "python": platform.python_version()},
+        "machine": machine(),
         "bundle": args.bundle,
         "n_texts": len(texts),
         "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),

@@ -7,6 +7,7 @@ directory is first on ``sys.path``).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from datetime import UTC, datetime
@@ -22,6 +23,16 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """The CPU, the cores this process may use, the Python version, and what the caller adds."""
+    return {
+        "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        **extra,
+    }
 
 
 def now() -> str:
