@@ -31,9 +31,11 @@ from typing import Any
 
 import httpx
 import numpy as np
+from bench_serving import ServerProcess
 from benchlib import command, machine, now, write_result
 
 from humanlike.detector import Detector
+from humanlike.detector.runtime import usable_cores
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
 
 LUA = """
@@ -46,26 +48,6 @@ request = function()
   return wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json"}, body)
 end
 """
-
-
-class Serve:
-    """``humanlike serve BUNDLE --http 0 --grpc off ARGS`` in a subprocess, ready when it says so."""
-
-    def __init__(self, bundle: str, *args: str) -> None:
-        humanlike = str(Path(sys.executable).with_name("humanlike"))
-        cmd = [humanlike, "serve", bundle, "--http", "0", "--grpc", "off", *args]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.process.stdout is not None
-        event = json.loads(self.process.stdout.readline())
-        assert event["event"] == "listening", event
-        self.url = f"http://127.0.0.1:{event['http']}"
-
-    def ready(self) -> bool:
-        return httpx.get(f"{self.url}/readyz").status_code == 200
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=60)
 
 
 def run_wrk(url: str, script: Path, seconds: int, concurrency: int) -> dict[str, Any]:
@@ -155,10 +137,10 @@ def main() -> int:
             ("dynamic batching", ()),
             ("batch of one", ("--max-batch-size", "1", "--max-wait-ms", "0")),
         ):
-            serve = Serve(args.bundle, *flags)
+            serve = ServerProcess(args.bundle, usable_cores(), *flags)
             try:
-                run_wrk(serve.url, script, 2, args.concurrency)  # warm-up
-                result = run_wrk(serve.url, script, args.seconds, args.concurrency)
+                run_wrk(serve.http, script, 2, args.concurrency)  # warm-up
+                result = run_wrk(serve.http, script, args.seconds, args.concurrency)
             finally:
                 serve.stop()
             result.update(
@@ -171,14 +153,19 @@ def main() -> int:
             levels.append(result)
             print(json.dumps(result), file=sys.stderr)
 
-    one = next(r for r in levels if r["texts_per_request"] == 1 and r["server"] == "dynamic batching")
-    body = work / "one.json"
-    body.write_text(json.dumps({"texts": texts[:1]}))
-    offered = 10 * one["requests_per_s"]
-    serve = Serve(args.bundle, "--max-queue-texts", "64")
+    # 10x the request rate of the first level measured with dynamic batching, with its request size.
+    base = next(r for r in levels if r["server"] == "dynamic batching")
+    body = work / "overload.json"
+    body.write_text(json.dumps({"texts": texts[: base["texts_per_request"]]}))
+    offered = 10 * base["requests_per_s"]
+    serve = ServerProcess(args.bundle, usable_cores(), "--max-queue-texts", "64")
     try:
-        overload = run_hey(serve.url, body, args.seconds, 200, offered / 200)
-        overload.update(offered_requests_per_s=round(offered, 1), ready_after=serve.ready())
+        overload = run_hey(serve.http, body, args.seconds, 200, offered / 200)
+        overload.update(
+            texts_per_request=base["texts_per_request"],
+            offered_requests_per_s=round(offered, 1),
+            ready_after=httpx.get(f"{serve.http}/readyz").status_code == 200,
+        )
     finally:
         serve.stop()
 

@@ -6,7 +6,7 @@ a checkpoint, a report) is assembled in a temporary sibling and swapped in with 
 ``renameat2(RENAME_EXCHANGE)``, which exchanges two paths in one step, so the old directory is in place
 until the new one is. Where that call does not exist (not Linux, old kernels, some filesystems), the
 swap is two renames and a crash between them leaves the old directory under ``.<name>.old-<pid>`` beside
-the path; :func:`replace_directory` says so in its docstring and the bundle reader's error names it.
+the path (:func:`replace_directory`).
 """
 
 from __future__ import annotations

@@ -270,13 +270,8 @@ class SparseNgramFeaturizer:
                 found, column = table.lookup(key)
                 found_texts.append(text[found])
                 found_columns.append(column[found])
-        pairs = np.sort(np.concatenate(found_texts) * self.spec.n_columns + np.concatenate(found_columns))
-        if len(pairs) == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return SparseNgramInputs(empty, empty, np.zeros(0, dtype=np.float32), len(texts))
-        first = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
-        counts = np.diff(np.append(first, len(pairs)))
-        distinct = pairs[first]
+        pairs = np.concatenate(found_texts) * self.spec.n_columns + np.concatenate(found_columns)
+        distinct, counts = np.unique(pairs, return_counts=True)
         return SparseNgramInputs(
             text_index=distinct // self.spec.n_columns,
             column=distinct % self.spec.n_columns,

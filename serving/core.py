@@ -102,8 +102,6 @@ class ServedModel:
     loaded_at: str
     bundle: str
     """The bundle directory (the server's log names it; clients never see it)."""
-    version: str | None
-    """Its version in the model repository; None when the server serves one bundle."""
     _users: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -148,7 +146,7 @@ class ScoringCore:
 
     async def start(self) -> None:
         """Loads and warms the configured bundle (a repository's highest version); ready after this."""
-        self._model = await self._load(*resolve_bundle(self.config.bundle))
+        self._model = await self._load(resolve_bundle(self.config.bundle))
         self.metrics.ready.set(1)
 
     @property
@@ -173,7 +171,7 @@ class ScoringCore:
             await self._model.retire()
         self._prep.shutdown(wait=True)
 
-    async def _load(self, bundle: Path, version: str | None) -> ServedModel:
+    async def _load(self, bundle: Path) -> ServedModel:
         loop = asyncio.get_running_loop()
 
         def load_and_warm() -> Detector:
@@ -199,7 +197,7 @@ class ScoringCore:
         batcher.start()
         loaded_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         log.info("loaded %s (%s, model_id %s)", bundle, detector.manifest.kind, model_id[:12])
-        return ServedModel(detector, batcher, model_id, loaded_at, str(bundle), version)
+        return ServedModel(detector, batcher, model_id, loaded_at, str(bundle))
 
     async def reload(self, version: str | None = None) -> ModelDescription:
         """Re-reads the configured bundle, or loads ``version`` of the configured model repository
@@ -217,21 +215,13 @@ class ScoringCore:
         async with self._reload_lock:
             old = self.model
             try:
-                path, resolved = resolve_bundle(self.config.bundle, version)
+                new = await self._load(resolve_bundle(self.config.bundle, version))
             except VersionNotFound as e:
                 self.metrics.reloads.labels("refused").inc()
                 raise NotFound(str(e)) from e
-            except BundleError as e:
-                self.metrics.reloads.labels("refused").inc()
-                log.error("reload refused; still serving %s: %s", old.bundle, e)
-                raise ReloadRefused(
-                    f"reload refused, still serving the previous model: {without_paths(str(e))}"
-                ) from e
-            try:
-                new = await self._load(path, resolved)
             except (BundleError, OSError, ValueError, RuntimeError) as e:
                 self.metrics.reloads.labels("refused").inc()
-                log.error("reload of %s refused; still serving %s: %s", path, old.bundle, e)
+                log.error("reload refused; still serving %s: %s", old.bundle, e)
                 raise ReloadRefused(
                     f"reload refused, still serving the previous model: {without_paths(str(e))}"
                 ) from e

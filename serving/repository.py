@@ -32,8 +32,8 @@ def repository_versions(root: Path) -> list[int]:
     return sorted(int(p.name) for p in root.iterdir() if VERSION.match(p.name) and is_bundle(p))
 
 
-def resolve_bundle(configured: str | Path, version: str | None = None) -> tuple[Path, str | None]:
-    """``(bundle directory, version)`` for the configured path and an optional requested version.
+def resolve_bundle(configured: str | Path, version: str | None = None) -> Path:
+    """The bundle directory for the configured path and an optional requested version.
 
     Raises:
         VersionNotFound: a version was asked for and is not there (the message names no path).
@@ -45,7 +45,7 @@ def resolve_bundle(configured: str | Path, version: str | None = None) -> tuple[
             raise VersionNotFound(
                 "this server serves one bundle, not a model repository: there are no versions"
             )
-        return root, None
+        return root
     versions = repository_versions(root)
     if not versions:
         raise BundleError(
@@ -53,12 +53,12 @@ def resolve_bundle(configured: str | Path, version: str | None = None) -> tuple[
             "(no numbered subdirectory holds a bundle)"
         )
     if version is None:
-        return root / str(versions[-1]), str(versions[-1])
+        return root / str(versions[-1])
     if not VERSION.match(version) or int(version) not in versions:
         raise VersionNotFound(
             f"version {version!r} is not in the model repository (versions: {', '.join(map(str, versions))})"
         )
-    return root / str(int(version)), str(int(version))
+    return root / str(int(version))
 
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/:'\"]+)+/?")
