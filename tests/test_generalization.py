@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import read_bundle
@@ -17,7 +19,15 @@ from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
-from humanlike.training.evaluation.generalization import is_newest, protocol_folds, run_protocol
+from humanlike.training.evaluation.generalization import (
+    CANDIDATES,
+    Candidate,
+    FoldScores,
+    is_newest,
+    protocol_folds,
+    run_protocol,
+    stack_scores,
+)
 from humanlike.training.models.ngram import ngram_fit
 
 from .conftest import SMALL_CONFIG
@@ -123,3 +133,73 @@ def test_out_of_source_thresholds_report_every_source(
     _, read = read_bundle(out)
     assert read.thresholds == manifest.thresholds
     assert Detector(out).score_texts(["A text to score."])[0].flagged.keys() == {"0.01", "0.05"}
+
+
+def test_reports_merge_and_a_stack_combines_stored_logits(
+    small_corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows fitted elsewhere (another report, another machine) join a report, and a stack candidate is
+    computed from its members' stored logits with no fit, only from training-side statistics."""
+    stack = Candidate(balance=None, stack=("ngram", "ngram-c1"))
+    monkeypatch.setitem(CANDIDATES, "stack-test", stack)
+    paths = [str(small_corpus_file)]
+    args: dict[str, Any] = {"max_train": 400, "max_test": 200, "only": ["source=detectrl"]}
+    quiet: dict[str, Any] = {"progress": False, "log": lambda _: None}
+    elsewhere = run_protocol(paths, tmp_path / "elsewhere.json", candidates=["ngram-c1"], **args, **quiet)
+    log: list[str] = []
+    report = run_protocol(
+        paths,
+        tmp_path / "main.json",
+        candidates=["ngram", "stack-test"],
+        merge=[tmp_path / "elsewhere.json"],
+        progress=False,
+        log=log.append,
+        **args,
+    )
+    assert len(log) == 2  # the n-gram and the stack: the merged row was not fitted again
+    rows = {r["candidate"]: r for r in report["folds"]}
+    assert rows["ngram-c1"] == elsewhere["folds"][0]
+    assert set(report["summary"]) == {"ngram", "stack-test", "ngram-c1"}
+    scores = np.load(tmp_path / "main.scores.npz")
+    members = [
+        FoldScores(scores[f"source=detectrl|{m}|test"], scores[f"source=detectrl|{m}|held"], 0)
+        for m in ("ngram", "ngram-c1")
+    ]
+    np.testing.assert_allclose(
+        scores["source=detectrl|stack-test|test"], stack_scores(members).test, rtol=1e-5
+    )
+    combined = stack_scores(members)
+    # each member is standardised on its held-apart humans, so the stack's are centred
+    assert abs(float(combined.held_apart_humans.mean())) < 1e-6
+    # a stack of one model is that model, rescaled: the same ranking
+    one = stack_scores(members[:1])
+    assert np.array_equal(np.argsort(one.test, kind="stable"), np.argsort(members[0].test, kind="stable"))
+    # --redo fits a candidate again; the other rows stay
+    again = run_protocol(
+        paths,
+        tmp_path / "main.json",
+        candidates=["ngram"],
+        redo=["ngram"],
+        progress=False,
+        log=log.append,
+        **args,
+    )
+    assert len(log) == 3 and {r["candidate"] for r in again["folds"]} == {"ngram", "stack-test", "ngram-c1"}
+
+
+@pytest.mark.slow
+def test_transformer_candidate_fine_tunes_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
+    """The fine-tuned encoder runs through the same protocol (a tiny budget: the code path, not the
+    number; the recorded rows come from a GPU run, bench/device_generalization.sh)."""
+    report = run_protocol(
+        [str(small_corpus_file)],
+        tmp_path / "t.json",
+        candidates=["transformer"],
+        max_train=64,
+        max_test=64,
+        only=["source=detectrl"],
+        progress=False,
+        log=lambda _: None,
+    )
+    (row,) = report["folds"]
+    assert row["candidate"] == "transformer" and row["n_train"] <= 64 and 0 <= row["auroc"] <= 1

@@ -78,6 +78,11 @@ class NgramBaselineConfig:
         "(v1: typography, openers, placeholders, whitespace)",
     )
 
+    # Text distortion (Stamatatos 2017, "DV-MA"): every word outside the N most frequent words of the
+    # training texts has its letters masked ("tapestry" -> "********"), so that n-grams see function
+    # words, punctuation and word shapes, not topics. None: off. Measured by the generalization protocol.
+    distort_top_words: int | None = None
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
@@ -100,6 +105,19 @@ class TransformerConfig:
     patience: int = 3
     time_budget_s: float | None = option(45 * 60, "stop fine-tuning after this many seconds")
     seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The frozen encoder under a logistic regression (``encoder`` kind)."""
+
+    max_tokens: int = option(256, "window length in encoder tokens (all-MiniLM-L6-v2 was trained at 256)")
+    overlap: int = 32
+    C: float = option(1.0, "inverse L2 penalty of the logistic regression")
+    batch_windows: int = 64
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

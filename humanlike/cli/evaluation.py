@@ -36,7 +36,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _configure_generalization(parser: argparse.ArgumentParser) -> None:
-    from humanlike.training.evaluation.generalization import CANDIDATES
+    from humanlike.training.evaluation.generalization import CANDIDATES, DEFAULT_CANDIDATES
 
     parser.description = (
         "Leave-one-source-out over every source with both labels, and newest-generators-out, for each "
@@ -49,8 +49,18 @@ def _configure_generalization(parser: argparse.ArgumentParser) -> None:
         "--candidate",
         nargs="+",
         choices=list(CANDIDATES),
-        default=list(CANDIDATES),
-        help="recipes to compare",
+        default=list(DEFAULT_CANDIDATES),
+        help="recipes to compare (default: all but the fine-tuned encoder, an hour a fold on a CPU; "
+        "a stack is computed where its members' rows are in the report)",
+    )
+    parser.add_argument("--redo", nargs="+", default=[], metavar="CANDIDATE", help="fit these again")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="REPORT",
+        help="take in the rows of reports of the same protocol run elsewhere (a GPU machine, say)",
     )
     parser.add_argument(
         "--only", nargs="+", metavar="FOLD", help="run only these folds (source=S, newest-generators)"
@@ -75,6 +85,8 @@ def cmd_generalization(args: argparse.Namespace) -> int:
         max_test=args.max_test,
         seed=args.seed,
         only=args.only,
+        redo=args.redo,
+        merge=args.merge,
         progress=not args.no_progress,
         log=lambda line: print(line, file=sys.stderr),
     )

@@ -14,8 +14,15 @@ choose the recipe's own thresholds) and scores the same test texts. Per fold and
 - AUROC, and TPR at 1% FPR (the threshold that flags 1% of the test's human texts);
 - ``own_fpr``: the share of the test's human texts that the candidate's *own* 1% threshold flags, the
   threshold chosen as a bundle's is, on human texts of its training side;
-- the test's human logits, kept beside the report (``.scores.npz``) for :func:`threshold_transfer`,
-  which asks what a threshold chosen on *unseen-source* human texts does on yet another unseen source.
+- the test's logits and the training side's held-apart human logits, kept beside the report
+  (``.scores.npz``): :func:`threshold_transfer` asks from them what a threshold chosen on
+  *unseen-source* human texts does on yet another unseen source, and a *stack* candidate combines
+  other candidates' logits without a fit of its own.
+
+Candidates are of three kinds: the n-gram model (fitted here, on CPU), the fine-tuned encoder (fitted
+with the same code as ``humanlike train --model transformer``, on CUDA where there is one: 17 CPU
+fine-tunes do not fit in a working session, so its rows may come from another machine's report,
+joined with ``--merge``), and stacks of those.
 
 The report is written after every fold and a rerun skips the folds it holds: a run may stop and resume.
 """
@@ -35,7 +42,7 @@ from tqdm import tqdm
 
 from humanlike.detector.atomic import atomic_writer, write_text_atomic
 from humanlike.detector.normalize import Normalization
-from humanlike.training.config import NgramBaselineConfig
+from humanlike.training.config import EncoderConfig, NgramBaselineConfig, TransformerConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.corpus import labels_of, sample_indices, texts_of
 from humanlike.training.data.readers import load_corpus
@@ -55,19 +62,43 @@ def is_newest(generator: str) -> bool:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A recipe: which texts the model trains on, how it reads them, and the model."""
+    """A recipe: which texts the model trains on, how it reads them, and the model.
+
+    The model is the n-gram (``ngram``), unless ``transformer`` is set (the fine-tuned encoder),
+    ``encoder`` is (a logistic regression over the frozen encoder's embeddings) or ``stack`` names other
+    candidates (no fit: their logits, each standardised on its own held-apart
+    human texts of the training side, averaged).
+    """
 
     balance: Balance | None
     """None: a uniform sample of the training side, as large as the balanced one would be."""
     normalization: Normalization = "none"
     ngram: NgramBaselineConfig = field(default_factory=NgramBaselineConfig)
+    transformer: TransformerConfig | None = None
+    encoder: EncoderConfig | None = None
+    stack: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        if self.stack:
+            return {
+                "stack": list(self.stack),
+                "combination": "mean of logits standardised on held-apart humans",
+            }
+        described: dict[str, Any] = {
             "balance": asdict(self.balance) if self.balance else None,
             "normalization": self.normalization,
-            "ngram": self.ngram.as_dict(),
         }
+        if self.transformer is not None:
+            described["transformer"] = self.transformer.as_dict()
+        elif self.encoder is not None:
+            described["encoder"] = self.encoder.as_dict()
+        else:
+            ngram = self.ngram.as_dict()
+            if ngram["distort_top_words"] is None:
+                # recorded before the option existed: an option left off is not a change of recipe
+                del ngram["distort_top_words"]
+            described["ngram"] = ngram
+        return described
 
 
 SMALL_NGRAM = NgramBaselineConfig(max_word_features=100_000, max_char_features=150_000, C=10.0)
@@ -87,7 +118,31 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram-balanced-normalized-c03": Candidate(
         balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=0.3)
     ),
+    # The product's fine-tuning recipe (128-token windows, frozen word embeddings, one epoch) on the
+    # protocol's budget of texts; no wall-clock stop, so that the result does not depend on the machine.
+    "transformer": Candidate(
+        balance=None,
+        transformer=TransformerConfig(max_train_texts=None, time_budget_s=None, eval_every=100),
+    ),
+    "encoder-lr": Candidate(balance=None, encoder=EncoderConfig()),
+    # topic-blind n-grams: words outside the 300 / 1000 most frequent masked (training side only)
+    "ngram-c1-distorted-300": Candidate(
+        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300)
+    ),
+    "ngram-c1-distorted-1000": Candidate(
+        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=1000)
+    ),
+    "stack-ngram-c1-distorted-300": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-300")),
+    "stack-ngram-c1-distorted-1000": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-1000")),
+    "stack-ngram-c1-transformer": Candidate(balance=None, stack=("ngram-c1", "transformer")),
+    "stack-ngram-c1-encoder-lr": Candidate(balance=None, stack=("ngram-c1", "encoder-lr")),
+    "stack-ngram-c1-transformer-encoder-lr": Candidate(
+        balance=None, stack=("ngram-c1", "transformer", "encoder-lr")
+    ),
 }
+DEFAULT_CANDIDATES = tuple(n for n, c in CANDIDATES.items() if c.transformer is None and c.encoder is None)
+"""What ``humanlike generalization`` runs unless told: the encoder candidates read every text with a
+transformer (an hour a fold on a CPU for the fine-tuned one); their rows come from a GPU run."""
 
 
 def protocol_folds(records: Sequence[CorpusRecord]) -> list[Split]:
@@ -122,23 +177,89 @@ def training_texts(
     return np.sort(rng.permutation(pool)[: min(budget, len(pool))])
 
 
+@dataclass
+class FoldScores:
+    """What one candidate gives on one fold."""
+
+    test: np.ndarray
+    """logits of the fold's test texts"""
+    held_apart_humans: np.ndarray
+    """logits of the human texts set apart on the training side (its own thresholds come from them)"""
+    n_fit: int
+
+    @property
+    def threshold(self) -> float:
+        """The candidate's own 1% threshold, as a bundle's is chosen."""
+        return float(np.quantile(self.held_apart_humans, 1 - TARGET_FPR, method="higher"))
+
+
 def fit_and_score(
     records: Sequence[CorpusRecord], fold: Split, candidate: Candidate, max_train: int, seed: int
-) -> tuple[np.ndarray, float, int]:
-    """Fits ``candidate`` on the training side of ``fold`` and scores ``fold.test``."""
-    """Test logits, the candidate's own 1% threshold (a logit) and how many texts it trained on."""
-    from humanlike.training.models.ngram import NgramBaseline
-
+) -> FoldScores:
+    """Fits ``candidate`` on the training side of ``fold`` and scores ``fold.test`` and the training
+    side's held-apart human texts (a grouped 10%)."""
     side = [records[i] for i in fold.train]
     rest, calibration = holdout_split(side, 0.1, seed)
     fit_idx = training_texts(records, fold.train[rest], candidate, max_train, seed)
-    model = NgramBaseline(dataclasses.replace(candidate.ngram, normalization=candidate.normalization))
-    model.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
     cal = fold.train[calibration]
     cal_human = cal[labels_of(records, cal) == 0]
-    cal_logits = model.decision_function(texts_of(records, cal_human))
-    threshold = float(np.quantile(cal_logits, 1 - TARGET_FPR, method="higher"))
-    return model.decision_function(texts_of(records, fold.test)), threshold, len(fit_idx)
+    if candidate.transformer is not None:
+        # validation (early stopping) from the training side, outside the fit sample and the held-apart set
+        others = np.setdiff1d(fold.train[rest], fit_idx)
+        val_idx = sample_indices(records, others, candidate.transformer.validation_texts, seed)
+        score = _fine_tuned_scorer(records, fit_idx, val_idx, candidate.transformer)
+    elif candidate.encoder is not None:
+        from humanlike.training.models.encoder import FrozenEncoderClassifier
+
+        frozen = FrozenEncoderClassifier(candidate.encoder)
+        frozen.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        score = frozen.decision_function
+    else:
+        from humanlike.training.models.ngram import NgramBaseline
+
+        model = NgramBaseline(dataclasses.replace(candidate.ngram, normalization=candidate.normalization))
+        model.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        score = model.decision_function
+    return FoldScores(score(texts_of(records, fold.test)), score(texts_of(records, cal_human)), len(fit_idx))
+
+
+def _fine_tuned_scorer(
+    records: Sequence[CorpusRecord], fit_idx: np.ndarray, val_idx: np.ndarray, config: TransformerConfig
+) -> Callable[[list[str]], np.ndarray]:
+    """The encoder fine-tuned as ``humanlike train --model transformer`` does it; texts read whole,
+    window by window, as the runtime reads them."""
+    from humanlike.detector.bundle import TOKENIZER_FILE
+    from humanlike.training.models.transformer import fine_tune, pick_device, text_logits, window_tokenizer
+    from humanlike.training.pretrained import default_base_model
+
+    base, device = default_base_model(), pick_device()
+    result = fine_tune(
+        texts_of(records, fit_idx),
+        labels_of(records, fit_idx),
+        texts_of(records, val_idx),
+        labels_of(records, val_idx),
+        base_model=base,
+        config=config,
+        device=device,
+        progress=False,
+    )
+    tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
+    return lambda texts: text_logits(result.model, tokenizer, texts, device)
+
+
+def stack_scores(members: Sequence[FoldScores]) -> FoldScores:
+    """The members' logits on one fold, each standardised by the mean and spread of its held-apart
+    human logits (training side only: nothing of the test is used), averaged."""
+
+    def standardised(s: FoldScores, x: np.ndarray) -> np.ndarray:
+        h = s.held_apart_humans
+        return np.asarray((x - h.mean()) / max(float(h.std()), 1e-9))
+
+    return FoldScores(
+        np.mean([standardised(m, m.test) for m in members], axis=0),
+        np.mean([standardised(m, m.held_apart_humans) for m in members], axis=0),
+        max(m.n_fit for m in members),
+    )
 
 
 def sampled_test(records: Sequence[CorpusRecord], fold: Split, max_test: int | None, seed: int) -> Split:
@@ -156,10 +277,17 @@ def run_protocol(
     max_test: int | None = 4_000,
     seed: int = 0,
     only: Sequence[str] | None = None,
+    redo: Sequence[str] = (),
+    merge: Sequence[Path] = (),
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Runs (or resumes) the protocol; writes ``out`` (JSON) and ``out.scores.npz`` after every fold."""
+    """Runs (or resumes) the protocol; writes ``out`` (JSON) and ``out.scores.npz`` after every fold.
+
+    ``redo`` names candidates whose rows are dropped and fitted again; ``merge`` names reports of the
+    same protocol (same budget and seed) from elsewhere, another machine say, whose rows are taken in
+    where ``out`` has none.
+    """
     records, _ = load_corpus(corpus_paths)
     folds = [
         sampled_test(records, f, max_test, seed)
@@ -176,50 +304,87 @@ def run_protocol(
         "folds": [],
     }
     scores_path = out.with_suffix(".scores.npz")
-    human_logits: dict[str, np.ndarray] = {}
-    if out.exists():
-        # Rows of a candidate whose recipe and budget are unchanged are kept (compared as JSON: tuples
-        # come back as lists), so that a rerun resumes and a new candidate adds to the same report.
-        previous = json.loads(out.read_text(encoding="utf-8"))
-        budget = ("max_train", "max_test", "seed")
-        if all(previous.get(k) == report[k] for k in budget):
-            described = json.loads(json.dumps(report["candidates"]))
-            kept = {n for n, d in previous.get("candidates", {}).items() if described.get(n, d) == d}
-            report["candidates"] = {**{n: previous["candidates"][n] for n in kept}, **report["candidates"]}
-            report["folds"] = [f for f in previous["folds"] if f["candidate"] in kept]
-            if scores_path.exists():
-                human_logits = {k: v for k, v in np.load(scores_path).items() if k.split("|")[1] in kept}
+    logits: dict[str, np.ndarray] = {}
+    for previous_path in [out, *merge]:
+        if previous_path.exists():
+            _take_rows(report, logits, previous_path, dropped=set(redo) if previous_path == out else set())
     done = {(f["fold"], f["candidate"]) for f in report["folds"]}
     todo = [(f, c) for f in folds for c in candidates if (f.name, c) not in done]
     data_type = np.array([r.data_type for r in records])
     for fold, name in tqdm(todo, desc="generalization", unit="fit", disable=not progress):
         started = time.perf_counter()
-        logits, threshold, n_fit = fit_and_score(records, fold, CANDIDATES[name], max_train, seed)
+        candidate = CANDIDATES[name]
+        if candidate.stack:
+            members = [_stored(logits, fold.name, m) for m in candidate.stack]
+            if any(m is None for m in members):
+                log(f"{fold.name:<28} {name:<26} skipped: not every member has this fold's logits")
+                continue
+            scores = stack_scores([m for m in members if m is not None])
+        else:
+            scores = fit_and_score(records, fold, candidate, max_train, seed)
         y = labels_of(records, fold.test)
-        metrics = binary_metrics(y, 1 / (1 + np.exp(-logits)))
-        humans = logits[y == 0]
+        metrics = binary_metrics(y, 1 / (1 + np.exp(-scores.test)))
+        humans = scores.test[y == 0]
         row = {
             "fold": fold.name,
             "candidate": name,
             "data_types": sorted(set(data_type[fold.test].tolist())),
-            "n_train": n_fit,
+            "n_train": scores.n_fit,
             "n_human": metrics["n_human"],
             "n_llm": metrics["n_llm"],
             "auroc": metrics["auroc"],
             "tpr_at_1pct_fpr": metrics["tpr_at_fpr"]["0.01"],
-            "own_fpr": float(np.mean(humans > threshold)) if humans.size else None,
+            "own_fpr": float(np.mean(humans > scores.threshold)) if humans.size else None,
             "seconds": round(time.perf_counter() - started, 1),
         }
         report["folds"].append(row)
-        human_logits[f"{fold.name}|{name}"] = humans
-        _write(out, report, scores_path, human_logits)
+        logits[f"{fold.name}|{name}"] = humans
+        logits[f"{fold.name}|{name}|test"] = scores.test.astype(np.float32)
+        logits[f"{fold.name}|{name}|held"] = scores.held_apart_humans.astype(np.float32)
+        logits[f"{fold.name}|{name}|n_fit"] = np.array([scores.n_fit])
+        _write(out, report, scores_path, logits)
         log(
             f"{fold.name:<28} {name:<26} AUROC {row['auroc']:.3f}  TPR@1% {row['tpr_at_1pct_fpr']:.3f}  "
             f"own-threshold FPR {row['own_fpr']:.3f}  ({row['seconds']} s)"
         )
-    report["summary"] = summarize(report, human_logits)
-    _write(out, report, scores_path, human_logits)
+    report["summary"] = summarize(report, logits)
+    _write(out, report, scores_path, logits)
     return report
+
+
+def _take_rows(report: dict[str, Any], logits: dict[str, np.ndarray], path: Path, dropped: set[str]) -> None:
+    """Takes in the rows (and their logits) of an earlier report of the same budget and seed, for each
+    candidate whose recipe is unchanged (compared as JSON: tuples come back as lists) and not
+    ``dropped``, where ``report`` has no row for that fold and candidate yet."""
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    if any(previous.get(k) != report[k] for k in ("max_train", "max_test", "seed")):
+        return
+    described = json.loads(json.dumps(report["candidates"]))
+    kept = {
+        n for n, d in previous.get("candidates", {}).items() if described.get(n, d) == d and n not in dropped
+    }
+    report["candidates"] = {**{n: previous["candidates"][n] for n in kept}, **report["candidates"]}
+    have = {(f["fold"], f["candidate"]) for f in report["folds"]}
+    taken = [
+        f for f in previous["folds"] if f["candidate"] in kept and (f["fold"], f["candidate"]) not in have
+    ]
+    report["folds"].extend(taken)
+    scores = path.with_suffix(".scores.npz")
+    if scores.exists():
+        keys = {(f["fold"], f["candidate"]) for f in taken}
+        logits.update({k: v for k, v in np.load(scores).items() if tuple(k.split("|")[:2]) in keys})
+
+
+def _stored(logits: dict[str, np.ndarray], fold: str, candidate: str) -> FoldScores | None:
+    """A candidate's logits on a fold as the report keeps them, if it keeps them (older reports kept
+    the test's human logits only)."""
+    key = f"{fold}|{candidate}"
+    if f"{key}|test" not in logits or f"{key}|held" not in logits:
+        return None
+    n_fit = int(logits[f"{key}|n_fit"][0]) if f"{key}|n_fit" in logits else 0
+    return FoldScores(
+        logits[f"{key}|test"].astype(np.float64), logits[f"{key}|held"].astype(np.float64), n_fit
+    )
 
 
 def _write(out: Path, report: dict[str, Any], scores_path: Path, logits: dict[str, np.ndarray]) -> None:
@@ -235,7 +400,7 @@ def threshold_transfer(human_logits: dict[str, np.ndarray], candidate: str) -> d
     per_fold = {
         k.split("|")[0]: v
         for k, v in human_logits.items()
-        if k.endswith("|" + candidate) and k.startswith("source=")
+        if k.startswith("source=") and k.count("|") == 1 and k.split("|")[1] == candidate
     }
     out = {}
     for name, humans in per_fold.items():

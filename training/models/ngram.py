@@ -8,6 +8,8 @@ dense layout of bundle formats 1-2 is in :mod:`humanlike.training.models.ngram_d
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -27,6 +29,24 @@ from humanlike.training.config import NgramBaselineConfig, SamplingConfig, Split
 from humanlike.training.data.readers import FieldMapping
 
 ONNX_OPSET = 17
+_WORD = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
+
+
+def frequent_words(texts: Iterable[str], n: int) -> frozenset[str]:
+    """The ``n`` most frequent words (lowercased letter runs) of ``texts``."""
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(w.lower() for w in _WORD.findall(t))
+    return frozenset(w for w, _ in counts.most_common(n))
+
+
+def distort(text: str, kept: frozenset[str]) -> str:
+    """``text`` with the letters of every word not in ``kept`` masked as ``*`` and every digit as ``#``
+    (Stamatatos 2017, multiple-asterisk distortion): word lengths, punctuation, case of the kept
+    words and the kept words themselves stay."""
+    masked = _WORD.sub(lambda m: m[0] if m[0].lower() in kept else "*" * len(m[0]), text)
+    return _DIGIT.sub("#", masked)
 
 
 def _fit_vectorizer(
@@ -68,11 +88,18 @@ class NgramBaseline:
             dtype=np.float64,
         )
         self.classifier = LogisticRegression(C=c.C, solver="liblinear", max_iter=c.max_iter)
+        self.kept_words_: frozenset[str] | None = None
 
     def _read(self, texts: Iterable[str]) -> list[str]:
-        return [normalize_text(t, self.config.normalization) for t in texts]
+        read = [normalize_text(t, self.config.normalization) for t in texts]
+        if self.kept_words_ is not None:
+            read = [distort(t, self.kept_words_) for t in read]
+        return read
 
     def fit(self, texts: Sequence[str], y: np.ndarray, n_jobs: int = 2) -> NgramBaseline:
+        if self.config.distort_top_words is not None:
+            normalized = [normalize_text(t, self.config.normalization) for t in texts]
+            self.kept_words_ = frequent_words(normalized, self.config.distort_top_words)
         texts = self._read(texts)
         fitted = Parallel(n_jobs=n_jobs)(
             delayed(_fit_vectorizer)(v, texts) for v in (self.word_vectorizer, self.char_vectorizer)
@@ -99,6 +126,10 @@ class NgramBaseline:
 
     def feature_spec(self) -> SparseNgramSpec:
         """The vocabulary in graph-column order: word columns first, then character columns."""
+        if self.kept_words_ is not None:
+            raise NotImplementedError(
+                "text distortion is a protocol experiment; the runtime does not read it"
+            )
         return SparseNgramSpec(
             word_ngrams=_in_column_order(self.word_vectorizer.vocabulary_),
             char_ngrams=_in_column_order(self.char_vectorizer.vocabulary_),
