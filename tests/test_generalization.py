@@ -83,7 +83,7 @@ def test_protocol_folds_leave_out_what_they_name(corpus: list[CorpusRecord]) -> 
 def test_protocol_runs_resumes_and_summarises(small_corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "gen.json"
     folds = ["source=fastdetect_main", "source=detectrl"]
-    args = {
+    args: dict[str, Any] = {
         "candidates": ["ngram", "ngram-balanced-normalized"],
         "max_train": 400,
         "max_test": 200,
