@@ -70,11 +70,15 @@ crossval-lm: setup
 		--json bench/results/crossval-lm-$$(date +%F).json --no-progress
 
 # The generalization protocol (docs/generalization.md): leave-one-source-out over every two-label source and
-# newest-generators-out, each candidate recipe on the same folds and texts (about 40 s a fit on 2 cores,
-# 17 folds x 4 candidates). Resumable: run it again after a stop and it carries on.
+# newest-generators-out, each candidate recipe on the same folds and texts (about 40 s an n-gram fit on 2
+# cores; 17 folds x 8 n-gram candidates, the stacks free). Resumable: run it again after a stop and it
+# carries on. The encoder candidates' rows were fitted on a GPU (bench/device_generalization.sh) and are
+# merged in.
 GENERALIZATION_REPORT ?= bench/results/generalization-2026-11-30.json
+GENERALIZATION_GPU := $(wildcard bench/results/generalization-*-h200-2026-11-30.json)
 generalization: setup
-	$(BIN)/humanlike generalization --corpus $(CORPUS) --out $(GENERALIZATION_REPORT) --no-progress
+	$(BIN)/humanlike generalization --corpus $(CORPUS) --out $(GENERALIZATION_REPORT) --no-progress \
+		$(if $(GENERALIZATION_GPU),--merge $(GENERALIZATION_GPU))
 
 # Evaluation reports (report.json + report.html, with the leave-one-out table recorded in bench/results):
 # the transformer bundle's, and the two side by side on the same texts. --no-examples keeps corpus

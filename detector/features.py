@@ -37,7 +37,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from humanlike.detector.keytable import KeyTable
-from humanlike.detector.normalize import Normalization, normalize_text
+from humanlike.detector.normalize import Normalization, distort, normalize_text
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _WHITESPACE_RUNS = re.compile(r"\s\s+")  # scikit-learn's CountVectorizer._white_spaces
@@ -127,10 +127,22 @@ class SparseNgramSpec(BaseModel):
     """Word n-grams (words joined by one space); ``word_ngrams[i]`` is graph column ``i``."""
     char_ngrams: list[str]
     """Character n-grams; ``char_ngrams[i]`` is graph column ``len(word_ngrams) + i``."""
+    kept_words: list[str] | None = None
+    """(format 4) Text distortion after normalisation: every word not in this list has its letters
+    masked, every digit becomes ``#`` (:func:`humanlike.detector.normalize.distort`)."""
+    next_view: SparseNgramSpec | None = None
+    """(format 4) Another reading of the same text (its own normalisation, distortion and vocabulary),
+    whose columns follow this view's: ``next_view``'s column ``j`` is graph column ``n_columns + j``."""
 
     @property
     def n_columns(self) -> int:
+        """This view's columns."""
         return len(self.word_ngrams) + len(self.char_ngrams)
+
+    @property
+    def total_columns(self) -> int:
+        """Every view's columns: the graph's width."""
+        return self.n_columns + (self.next_view.total_columns if self.next_view else 0)
 
 
 FeatureSpec = NgramFeatureSpec | SparseNgramSpec
@@ -217,6 +229,8 @@ class SparseNgramFeaturizer:
 
     def __init__(self, spec: SparseNgramSpec) -> None:
         self.spec = spec
+        self._kept = frozenset(spec.kept_words) if spec.kept_words is not None else None
+        self._next = SparseNgramFeaturizer(spec.next_view) if spec.next_view is not None else None
         self._token_re = re.compile(spec.token_pattern)
         words = sorted({w for gram in spec.word_ngrams for w in gram.split(" ")})
         self._word_ids = {word: i + 1 for i, word in enumerate(words)}
@@ -258,23 +272,37 @@ class SparseNgramFeaturizer:
         ids[np.cumsum(lengths) - 1] = 0  # the separators, whatever character they are
         return ids, np.repeat(np.arange(len(texts)), lengths)
 
-    def encode(self, texts: Sequence[str]) -> SparseNgramInputs:
-        texts = [normalize_text(t, self.spec.normalization) for t in texts]
+    def _read(self, text: str) -> str:
+        text = normalize_text(text, self.spec.normalization)
+        return distort(text, self._kept) if self._kept is not None else text
+
+    def _found(self, texts: Sequence[str], offset: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(text, column) of every vocabulary n-gram occurrence, in this view and the views after it."""
+        read = [self._read(t) for t in texts]
         found_texts: list[np.ndarray] = []
         found_columns: list[np.ndarray] = []
         for symbols, keys, table in (
-            (self._word_symbols(texts), self._word_keys, self._word_table),
-            (self._char_symbols(texts), self._char_keys, self._char_table),
+            (self._word_symbols(read), self._word_keys, self._word_table),
+            (self._char_symbols(read), self._char_keys, self._char_table),
         ):
             for key, text in zip(*keys.keys(*symbols), strict=True):
                 found, column = table.lookup(key)
                 found_texts.append(text[found])
-                found_columns.append(column[found])
-        pairs = np.concatenate(found_texts) * self.spec.n_columns + np.concatenate(found_columns)
+                found_columns.append(column[found] + offset)
+        if self._next is not None:
+            more_texts, more_columns = self._next._found(texts, offset + self.spec.n_columns)
+            found_texts += more_texts
+            found_columns += more_columns
+        return found_texts, found_columns
+
+    def encode(self, texts: Sequence[str]) -> SparseNgramInputs:
+        found_texts, found_columns = self._found(texts, 0)
+        width = self.spec.total_columns
+        pairs = np.concatenate(found_texts) * width + np.concatenate(found_columns)
         distinct, counts = np.unique(pairs, return_counts=True)
         return SparseNgramInputs(
-            text_index=distinct // self.spec.n_columns,
-            column=distinct % self.spec.n_columns,
+            text_index=distinct // width,
+            column=distinct % width,
             count=counts.astype(np.float32),
             n_texts=len(texts),
         )

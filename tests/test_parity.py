@@ -1,7 +1,7 @@
 """ONNX parity: the exported graphs score real texts as scikit-learn does (max abs diff <= 1e-5).
 
-Both layouts: the sparse one that training writes (format 3) and the dense one of formats 1-2 that the
-runtime still reads.
+Both layouts: the sparse one that training writes (formats 3-4; 4 with the distorted second view) and
+the dense one of formats 1-2 that the runtime still reads.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import pytest
 import scipy.sparse as sp
 
 from humanlike.detector import Detector
-from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, read_bundle, write_bundle
+from humanlike.detector.bundle import FEATURES_FILE, FORMAT_VERSION, MODEL_FILE, read_bundle, write_bundle
 from humanlike.detector.features import NgramFeaturizer, SparseNgramFeaturizer
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
-from humanlike.training.models.ngram import NgramBaseline
+from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views
 from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
 
 from .conftest import SMALL_CONFIG
@@ -92,7 +92,7 @@ def test_sparse_featurizer_counts_what_scikit_learn_counts(small_corpus: list[Co
     assert feed.count.min() >= 1 and feed.n_texts == len(texts)
 
 
-def test_runtime_reads_a_format_2_dense_bundle_as_it_reads_format_3(
+def test_runtime_reads_a_format_2_dense_bundle_as_it_reads_the_sparse_layout(
     small_corpus: list[CorpusRecord], bundle: Path, tmp_path: Path
 ) -> None:
     """Bundles written before the sparse layout still load and score the same through ``Detector``."""
@@ -112,5 +112,35 @@ def test_runtime_reads_a_format_2_dense_bundle_as_it_reads_format_3(
     )
     texts = [r.text for r in small_corpus[300:360]]
     new, old = Detector(sparse, device="cpu"), Detector(dense, device="cpu")
-    assert new.manifest.format_version == 3 and old.manifest.format_version == 2
+    assert new.manifest.format_version == FORMAT_VERSION and old.manifest.format_version == 2
     assert np.abs(new.llm_logits(texts) - old.llm_logits(texts)).max() <= 1e-4
+
+
+def test_two_view_graph_matches_its_members(small_corpus: list[CorpusRecord]) -> None:
+    """The shipped n-gram (plain and distorted readings averaged, format 4) is one graph and one
+    featurizer that score as the two scikit-learn models and their standardisation do."""
+    splits = make_splits(small_corpus, seed=0, holdout_fraction=0.1, calibration_fraction=0.1)
+    views = fit_ngram_views(small_corpus, splits.train, dataclasses.replace(SMALL_CONFIG, C=1.0), seed=0)
+    plain, distorted = views.members
+    assert (
+        distorted.kept_words_ is not None and len(distorted.kept_words_) == SMALL_CONFIG.distorted_view_words
+    )
+    texts = texts_of(small_corpus, splits.holdout) + EDGE_CASES
+    reference = views.decision_function(texts)
+    # the distorted member reads other text: not the plain model rescaled
+    assert abs(np.corrcoef(plain.decision_function(texts), distorted.decision_function(texts))[0, 1]) < 0.99
+    spec = views.feature_spec()
+    assert spec.next_view is not None and spec.next_view.kept_words == sorted(distorted.kept_words_)
+    featurizer = SparseNgramFeaturizer(spec)
+    session = ort.InferenceSession(views.to_onnx(), providers=["CPUExecutionProvider"])
+    logits = np.concatenate(
+        [
+            session.run(["llm_logit"], featurizer.encode(texts[i : i + 7]).as_feed())[0]
+            for i in range(0, len(texts), 7)
+        ]
+    )
+    diff = float(np.abs(logits - reference).max())
+    print(f"two-view ONNX vs scikit-learn on {len(texts)} texts: max |logit diff| {diff:.3g}")
+    assert diff <= 1e-4
+    single = session.run(["llm_logit"], featurizer.encode(texts[-3:-2]).as_feed())[0]
+    assert abs(float(single[0]) - float(logits[-3])) <= 1e-5, "a text's score depends on its batch"

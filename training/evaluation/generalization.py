@@ -94,14 +94,17 @@ class Candidate:
             described["encoder"] = self.encoder.as_dict()
         else:
             ngram = self.ngram.as_dict()
-            if ngram["distort_top_words"] is None:
-                # recorded before the option existed: an option left off is not a change of recipe
-                del ngram["distort_top_words"]
+            for later in ("distort_top_words", "distorted_view_words"):
+                if ngram[later] is None:
+                    # recorded before the option existed: an option left off is not a change of recipe
+                    del ngram[later]
             described["ngram"] = ngram
         return described
 
 
-SMALL_NGRAM = NgramBaselineConfig(max_word_features=100_000, max_char_features=150_000, C=10.0)
+SMALL_NGRAM = NgramBaselineConfig(
+    max_word_features=100_000, max_char_features=150_000, C=10.0, distorted_view_words=None
+)
 """The n-gram at the protocol's budget (17 folds x every candidate must fit in a working session), with
 the penalty the n-gram had before the protocol chose C=1; spelled out so that the recorded candidates
 keep their meaning whatever the defaults become."""
@@ -132,8 +135,12 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram-c1-distorted-1000": Candidate(
         balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=1000)
     ),
+    # the shipped recipe (NgramBaselineConfig.distorted_view_words=300), here from stored logits
     "stack-ngram-c1-distorted-300": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-300")),
     "stack-ngram-c1-distorted-1000": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-1000")),
+    "stack-ngram-c1-distorted-300-transformer": Candidate(
+        balance=None, stack=("ngram-c1", "ngram-c1-distorted-300", "transformer")
+    ),
     "stack-ngram-c1-transformer": Candidate(balance=None, stack=("ngram-c1", "transformer")),
     "stack-ngram-c1-encoder-lr": Candidate(balance=None, stack=("ngram-c1", "encoder-lr")),
     "stack-ngram-c1-transformer-encoder-lr": Candidate(
@@ -416,7 +423,8 @@ def summarize(report: dict[str, Any], human_logits: dict[str, np.ndarray]) -> di
     """Per candidate: means over free-form source folds, over all source folds, the newest-generators
     fold, and both kinds of threshold's FPR on unseen-source human texts."""
     summary: dict[str, Any] = {}
-    for name in report["candidates"]:
+    order = {name: i for i, name in enumerate(CANDIDATES)}  # a stable order, whatever ran first
+    for name in sorted(report["candidates"], key=lambda n: order.get(n, len(order))):
         rows = [f for f in report["folds"] if f["candidate"] == name]
         sources = [f for f in rows if f["fold"].startswith("source=") and f["auroc"] is not None]
         free = [f for f in sources if f["data_types"] == ["free_form"]]
@@ -454,8 +462,9 @@ def summarize(report: dict[str, Any], human_logits: dict[str, np.ndarray]) -> di
 
 
 def format_summary(report: dict[str, Any]) -> str:
+    width = max([9, *(len(n) for n in report["summary"])])
     header = (
-        f"{'candidate':<28} {'LOSO AUROC':>10} {'min':>6} {'TPR@1%':>7} {'own FPR':>8} {'max':>6} "
+        f"{'candidate':<{width}} {'LOSO AUROC':>10} {'min':>6} {'TPR@1%':>7} {'own FPR':>8} {'max':>6} "
         f"{'OOS-thr FPR':>11} {'max':>6} {'newest AUROC':>12}"
     )
     lines = ["free-form source folds (mean) and the newest-generators fold", header, "-" * len(header)]
@@ -466,7 +475,7 @@ def format_summary(report: dict[str, Any]) -> str:
     for name, s in report["summary"].items():
         ff = s["free_form_sources"]
         cells = [
-            f"{name:<28}",
+            f"{name:<{width}}",
             f"{f(ff['mean_auroc']):>10}",
             f"{f(ff['min_auroc']):>6}",
             f"{f(ff['mean_tpr_at_1pct_fpr']):>7}",
@@ -480,9 +489,10 @@ def format_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_folds(report: dict[str, Any]) -> str:
-    """A Markdown table: one row per fold, AUROC / TPR at 1% FPR / own-threshold FPR per candidate."""
-    names = list(report["candidates"])
+def format_folds(report: dict[str, Any], names: Sequence[str] | None = None) -> str:
+    """A Markdown table: one row per fold, AUROC / TPR at 1% FPR / own-threshold FPR per candidate
+    (``names``, default all in the summary's order)."""
+    names = list(names or report.get("summary") or report["candidates"])
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     for f in report["folds"]:
         rows.setdefault(f["fold"], {})[f["candidate"]] = f

@@ -8,9 +8,10 @@ dense layout of bundle formats 1-2 is in :mod:`humanlike.training.models.ngram_d
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +24,24 @@ from sklearn.linear_model import LogisticRegression
 
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, SparseNgramSpec
-from humanlike.detector.normalize import normalize_text
+from humanlike.detector.normalize import distort, normalize_text, words_of
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
+from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.data.splits import holdout_split
 
 ONNX_OPSET = 17
-_WORD = re.compile(r"[^\W\d_]+")
-_DIGIT = re.compile(r"\d")
 
 
 def frequent_words(texts: Iterable[str], n: int) -> frozenset[str]:
-    """The ``n`` most frequent words (lowercased letter runs) of ``texts``."""
+    """The ``n`` most frequent words of ``texts`` (as :func:`~humanlike.detector.normalize.distort`
+    reads words; ties broken by first appearance)."""
     counts: Counter[str] = Counter()
     for t in texts:
-        counts.update(w.lower() for w in _WORD.findall(t))
+        counts.update(words_of(t))
     return frozenset(w for w, _ in counts.most_common(n))
-
-
-def distort(text: str, kept: frozenset[str]) -> str:
-    """``text`` with the letters of every word not in ``kept`` masked as ``*`` and every digit as ``#``
-    (Stamatatos 2017, multiple-asterisk distortion): word lengths, punctuation, case of the kept
-    words and the kept words themselves stay."""
-    masked = _WORD.sub(lambda m: m[0] if m[0].lower() in kept else "*" * len(m[0]), text)
-    return _DIGIT.sub("#", masked)
 
 
 def _fit_vectorizer(
@@ -126,11 +121,8 @@ class NgramBaseline:
 
     def feature_spec(self) -> SparseNgramSpec:
         """The vocabulary in graph-column order: word columns first, then character columns."""
-        if self.kept_words_ is not None:
-            raise NotImplementedError(
-                "text distortion is a protocol experiment; the runtime does not read it"
-            )
         return SparseNgramSpec(
+            kept_words=sorted(self.kept_words_) if self.kept_words_ is not None else None,
             word_ngrams=_in_column_order(self.word_vectorizer.vocabulary_),
             char_ngrams=_in_column_order(self.char_vectorizer.vocabulary_),
             lowercase_words=self.word_vectorizer.lowercase,
@@ -139,84 +131,107 @@ class NgramBaseline:
         )
 
     def to_onnx(self) -> bytes:
-        """The model as a sparse ONNX graph (bundle format 3).
-
-        Inputs (:class:`~humanlike.detector.features.SparseNgramInputs`): ``text_index``, ``column``,
-        ``count`` (one row per distinct n-gram of each text) and ``n_texts``; output ``llm_logit``
-        [n_texts]. Per row it gathers the column's weights; per text and block (words, characters)
-        it sums them with ``ScatterElements(reduction="add")``. TF-IDF with L2 normalisation and the
-        dot product with the coefficients fold into two sums per block:
-        ``(x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2)``.
-        """
-        n_word = len(self.word_vectorizer.vocabulary_)
-        n_char = len(self.char_vectorizer.vocabulary_)
+        """The model as a sparse ONNX graph (:func:`sparse_linear_graph`)."""
         if self.word_vectorizer.sublinear_tf != self.char_vectorizer.sublinear_tf:
             raise ValueError("both blocks must agree on sublinear_tf")
-        idf = np.concatenate([self.word_vectorizer.idf_, self.char_vectorizer.idf_]).astype(np.float64)
-        coef = self.classifier.coef_.ravel().astype(np.float64)
-        block = np.concatenate([np.zeros(n_word, dtype=np.int64), np.ones(n_char, dtype=np.int64)])
-        inits = [
-            numpy_helper.from_array((idf * coef).astype(np.float32), "idf_coef"),
-            numpy_helper.from_array((idf * idf).astype(np.float32), "idf_sq"),
-            numpy_helper.from_array(block, "block"),
-            numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
-            numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "eps"),
-            numpy_helper.from_array(np.array(2, dtype=np.int64), "two"),
-            numpy_helper.from_array(np.array([-1, 2], dtype=np.int64), "per_text_blocks"),
-            numpy_helper.from_array(np.array([1], dtype=np.int64), "block_axis"),
-            numpy_helper.from_array(
-                np.array(self.classifier.intercept_, dtype=np.float32).reshape(1), "intercept"
-            ),
-        ]
-        nodes = []
-        if self.word_vectorizer.sublinear_tf:
-            # 1 + log(tf) for tf >= 1, as scikit-learn's sublinear TF (every fed count is at least 1).
-            nodes += [
-                helper.make_node("Log", ["count"], ["log_count"]),
-                helper.make_node("Add", ["log_count", "one"], ["tf"]),
-            ]
-        else:
-            nodes.append(helper.make_node("Identity", ["count"], ["tf"]))
-        nodes += [
-            helper.make_node("Gather", ["idf_coef", "column"], ["row_idf_coef"]),
-            helper.make_node("Gather", ["idf_sq", "column"], ["row_idf_sq"]),
-            helper.make_node("Gather", ["block", "column"], ["row_block"]),
-            helper.make_node("Mul", ["tf", "row_idf_coef"], ["row_dot"]),
-            helper.make_node("Mul", ["tf", "tf"], ["tf_sq"]),
-            helper.make_node("Mul", ["tf_sq", "row_idf_sq"], ["row_norm_sq"]),
-            helper.make_node("Mul", ["text_index", "two"], ["text_first_slot"]),
-            helper.make_node("Add", ["text_first_slot", "row_block"], ["slot"]),
-            helper.make_node("Mul", ["n_texts", "two"], ["n_slots"]),
-            helper.make_node(
-                "ConstantOfShape",
-                ["n_slots"],
-                ["zeros"],
-                value=numpy_helper.from_array(np.array([0.0], dtype=np.float32)),
-            ),
-            helper.make_node("ScatterElements", ["zeros", "slot", "row_dot"], ["dot"], reduction="add"),
-            helper.make_node(
-                "ScatterElements", ["zeros", "slot", "row_norm_sq"], ["norm_sq"], reduction="add"
-            ),
-            helper.make_node("Sqrt", ["norm_sq"], ["norm"]),
-            helper.make_node("Max", ["norm", "eps"], ["safe_norm"]),
-            helper.make_node("Div", ["dot", "safe_norm"], ["z_slots"]),
-            helper.make_node("Reshape", ["z_slots", "per_text_blocks"], ["z_blocks"]),
-            helper.make_node("ReduceSum", ["z_blocks", "block_axis"], ["z"], keepdims=0),
-            helper.make_node("Add", ["z", "intercept"], ["llm_logit"]),
-        ]
-        graph = helper.make_graph(
-            nodes,
-            "humanlike_ngram_sparse_linear",
-            inputs=[
-                helper.make_tensor_value_info("text_index", TensorProto.INT64, ["rows"]),
-                helper.make_tensor_value_info("column", TensorProto.INT64, ["rows"]),
-                helper.make_tensor_value_info("count", TensorProto.FLOAT, ["rows"]),
-                helper.make_tensor_value_info("n_texts", TensorProto.INT64, [1]),
-            ],
-            outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
-            initializer=inits,
+        return sparse_linear_graph(
+            [self.linear_blocks()], float(self.classifier.intercept_[0]), self.word_vectorizer.sublinear_tf
         )
-        return serialized_model(graph)
+
+    def linear_blocks(self, weight: float = 1.0) -> LinearBlocks:
+        """idf, coefficients (times ``weight``) and block of every column, word columns first."""
+        n_word = len(self.word_vectorizer.vocabulary_)
+        n_char = len(self.char_vectorizer.vocabulary_)
+        return LinearBlocks(
+            idf=np.concatenate([self.word_vectorizer.idf_, self.char_vectorizer.idf_]).astype(np.float64),
+            coef=self.classifier.coef_.ravel().astype(np.float64) * weight,
+            block=np.concatenate([np.zeros(n_word, dtype=np.int64), np.ones(n_char, dtype=np.int64)]),
+        )
+
+
+@dataclass(frozen=True)
+class LinearBlocks:
+    """One view's columns for :func:`sparse_linear_graph`: TF-IDF weights, coefficients, and which
+    L2-normalised block (0 words, 1 characters) each column belongs to."""
+
+    idf: np.ndarray
+    coef: np.ndarray
+    block: np.ndarray
+
+
+def sparse_linear_graph(views: Sequence[LinearBlocks], intercept: float, sublinear_tf: bool) -> bytes:
+    """The sparse ONNX graph of a linear model over L2-normalised TF-IDF blocks (bundle formats 3-4).
+
+    ``views`` are laid out one after the other (columns and blocks), as the featurizer numbers them.
+    Inputs (:class:`~humanlike.detector.features.SparseNgramInputs`): ``text_index``, ``column``,
+    ``count`` (one row per distinct n-gram of each text) and ``n_texts``; output ``llm_logit``
+    [n_texts]. Per row it gathers the column's weights; per text and block it sums them with
+    ``ScatterElements(reduction="add")``. TF-IDF with L2 normalisation and the dot product with the
+    coefficients fold into two sums per block:
+    ``(x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2)``.
+    """
+    idf = np.concatenate([v.idf for v in views])
+    coef = np.concatenate([v.coef for v in views])
+    block = np.concatenate([v.block + 2 * i for i, v in enumerate(views)])
+    n_blocks = 2 * len(views)
+    inits = [
+        numpy_helper.from_array((idf * coef).astype(np.float32), "idf_coef"),
+        numpy_helper.from_array((idf * idf).astype(np.float32), "idf_sq"),
+        numpy_helper.from_array(block, "block"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(1e-12, dtype=np.float32), "eps"),
+        numpy_helper.from_array(np.array(n_blocks, dtype=np.int64), "blocks"),
+        numpy_helper.from_array(np.array([-1, n_blocks], dtype=np.int64), "per_text_blocks"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "block_axis"),
+        numpy_helper.from_array(np.array([intercept], dtype=np.float32), "intercept"),
+    ]
+    nodes = []
+    if sublinear_tf:
+        # 1 + log(tf) for tf >= 1, as scikit-learn's sublinear TF (every fed count is at least 1).
+        nodes += [
+            helper.make_node("Log", ["count"], ["log_count"]),
+            helper.make_node("Add", ["log_count", "one"], ["tf"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Identity", ["count"], ["tf"]))
+    nodes += [
+        helper.make_node("Gather", ["idf_coef", "column"], ["row_idf_coef"]),
+        helper.make_node("Gather", ["idf_sq", "column"], ["row_idf_sq"]),
+        helper.make_node("Gather", ["block", "column"], ["row_block"]),
+        helper.make_node("Mul", ["tf", "row_idf_coef"], ["row_dot"]),
+        helper.make_node("Mul", ["tf", "tf"], ["tf_sq"]),
+        helper.make_node("Mul", ["tf_sq", "row_idf_sq"], ["row_norm_sq"]),
+        helper.make_node("Mul", ["text_index", "blocks"], ["text_first_slot"]),
+        helper.make_node("Add", ["text_first_slot", "row_block"], ["slot"]),
+        helper.make_node("Mul", ["n_texts", "blocks"], ["n_slots"]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["n_slots"],
+            ["zeros"],
+            value=numpy_helper.from_array(np.array([0.0], dtype=np.float32)),
+        ),
+        helper.make_node("ScatterElements", ["zeros", "slot", "row_dot"], ["dot"], reduction="add"),
+        helper.make_node("ScatterElements", ["zeros", "slot", "row_norm_sq"], ["norm_sq"], reduction="add"),
+        helper.make_node("Sqrt", ["norm_sq"], ["norm"]),
+        helper.make_node("Max", ["norm", "eps"], ["safe_norm"]),
+        helper.make_node("Div", ["dot", "safe_norm"], ["z_slots"]),
+        helper.make_node("Reshape", ["z_slots", "per_text_blocks"], ["z_blocks"]),
+        helper.make_node("ReduceSum", ["z_blocks", "block_axis"], ["z"], keepdims=0),
+        helper.make_node("Add", ["z", "intercept"], ["llm_logit"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "humanlike_ngram_sparse_linear",
+        inputs=[
+            helper.make_tensor_value_info("text_index", TensorProto.INT64, ["rows"]),
+            helper.make_tensor_value_info("column", TensorProto.INT64, ["rows"]),
+            helper.make_tensor_value_info("count", TensorProto.FLOAT, ["rows"]),
+            helper.make_tensor_value_info("n_texts", TensorProto.INT64, [1]),
+        ],
+        outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
+        initializer=inits,
+    )
+    return serialized_model(graph)
 
 
 def serialized_model(graph: onnx.GraphProto) -> bytes:
@@ -236,22 +251,99 @@ def _in_column_order(vocabulary: dict[str, int]) -> list[str]:
     return ordered
 
 
-def ngram_fit(config: NgramBaselineConfig | None = None) -> Fit:
-    """The n-gram kind's fit for :func:`humanlike.training.build.train_bundle`."""
+@dataclass
+class NgramViews:
+    """Two readings of a text averaged: the plain n-gram model and one that reads the text distorted
+    (every word outside the most frequent masked), each standardised by the mean and spread of its logits
+    on human texts that neither model was fitted on. Still one linear model over TF-IDF blocks, so still
+    one sparse graph; ``features.json`` holds the distorted view as the plain one's ``next_view``."""
+
+    members: list[NgramBaseline]
+    means: list[float]
+    scales: list[float]
+
+    @property
+    def weights(self) -> list[float]:
+        return [1.0 / (len(self.members) * s) for s in self.scales]
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        parts = [
+            (m.decision_function(texts) - mean) * w
+            for m, mean, w in zip(self.members, self.means, self.weights, strict=True)
+        ]
+        return np.asarray(np.sum(parts, axis=0))
+
+    def feature_spec(self) -> SparseNgramSpec:
+        spec: SparseNgramSpec | None = None
+        for member in reversed(self.members):
+            spec = member.feature_spec().model_copy(update={"next_view": spec})
+        assert spec is not None
+        return spec
+
+    def to_onnx(self) -> bytes:
+        blocks = [m.linear_blocks(w) for m, w in zip(self.members, self.weights, strict=True)]
+        intercept = sum(
+            (float(m.classifier.intercept_[0]) - mean) * w
+            for m, mean, w in zip(self.members, self.means, self.weights, strict=True)
+        )
+        return sparse_linear_graph(blocks, intercept, self.members[0].word_vectorizer.sublinear_tf)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "views": [m.config.as_dict() for m in self.members],
+            "standardised_on": "human texts of a grouped 10% of the training texts, set apart from both fits",
+            "means": self.means,
+            "scales": self.scales,
+        }
+
+
+def fit_ngram_views(
+    records: Sequence[CorpusRecord], train: np.ndarray, config: NgramBaselineConfig, seed: int
+) -> NgramViews:
+    """:class:`NgramViews` fitted on ``train`` (indices into ``records``) less a grouped 10%, whose human
+    texts set each member's scale."""
+    assert config.distorted_view_words
+    rest, held = holdout_split([records[i] for i in train], 0.1, seed)
+    fit_idx, held_idx = train[rest], train[held]
+    held_humans = texts_of(records, held_idx[labels_of(records, held_idx) == 0])
+    configs = [
+        dataclasses.replace(config, distorted_view_words=None),
+        dataclasses.replace(config, distorted_view_words=None, distort_top_words=config.distorted_view_words),
+    ]
+    members, means, scales = [], [], []
+    for c in configs:
+        member = NgramBaseline(c).fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        logits = member.decision_function(held_humans)
+        members.append(member)
+        means.append(float(logits.mean()))
+        scales.append(max(float(logits.std()), 1e-9))
+    return NgramViews(members, means, scales)
+
+
+def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
+    """The n-gram kind's fit for :func:`humanlike.training.build.train_bundle`: one model, or with
+    ``config.distorted_view_words`` the plain and the distorted views averaged (:class:`NgramViews`)."""
     config = config or NgramBaselineConfig()
 
     def fit(data: BuildData) -> DraftBundle:
-        model = NgramBaseline(config).fit(data.texts("train"), data.labels("train"))
+        model: NgramBaseline | NgramViews
+        if config.distorted_view_words:
+            model = fit_ngram_views(data.records, data.splits.train, config, seed)
+            described: dict[str, object] = {
+                "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn), on the text and on "
+                f"the text distorted to its {config.distorted_view_words} most frequent words, averaged",
+                "views": model.describe(),
+            }
+        else:
+            model = NgramBaseline(config).fit(data.texts("train"), data.labels("train"))
+            described = {"model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)"}
         return DraftBundle(
             kind="ngram-linear",
             files={
                 MODEL_FILE: model.to_onnx(),
                 FEATURES_FILE: model.feature_spec().model_dump_json().encode("utf-8"),
             },
-            training={
-                "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)",
-                "config": config.as_dict(),
-            },
+            training={**described, "config": config.as_dict()},
         )
 
     return fit
@@ -269,7 +361,7 @@ def train_ngram_bundle(
 ) -> BundleManifest:
     """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``."""
     return train_bundle(
-        ngram_fit(config),
+        ngram_fit(config, splits.seed),
         corpus_paths,
         out,
         splits=splits,
