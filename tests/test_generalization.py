@@ -13,7 +13,7 @@ import pytest
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import read_bundle
-from humanlike.detector.normalize import normalize_text
+from humanlike.detector.normalize import distort, normalize_text
 from humanlike.training.build import source_folds, train_bundle
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
@@ -28,7 +28,7 @@ from humanlike.training.evaluation.generalization import (
     run_protocol,
     stack_scores,
 )
-from humanlike.training.models.ngram import ngram_fit
+from humanlike.training.models.ngram import frequent_words, ngram_fit
 
 from .conftest import SMALL_CONFIG
 
@@ -42,6 +42,13 @@ def test_normalisation_removes_source_cues_and_keeps_the_words() -> None:
     assert normalize_text("Sure!") == "Sure!"  # nothing but an opener: kept, a valid text stays valid
     assert normalize_text("Surely not.") == "Surely not."  # a word that starts like an opener is not one
     assert normalize_text(text, "none") == text
+
+
+def test_distortion_masks_topic_words_and_keeps_the_frequent_ones() -> None:
+    kept = frozenset({"the", "of", "and"})
+    assert distort("The tapestry of 2024, and ÉCOLE!", kept) == "The ******** of ####, and *****!"
+    assert distort("\n\tthe  OF\n", kept) == "\n\tthe  OF\n"  # layout and case of kept words stay
+    assert frequent_words(["a b a", "c a b"], 2) == {"a", "b"}
 
 
 def test_balanced_sample_caps_sources_and_matches_lengths(corpus: list[CorpusRecord]) -> None:
