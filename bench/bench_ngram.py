@@ -1,5 +1,7 @@
 """The n-gram model three ways, same model, same texts, one run: scikit-learn's own sparse pipeline,
 the runtime on the dense graph of bundle formats 1-2, the runtime on the sparse graph of format 3.
+Then the default detector's two views (plain and distorted text, format 4) against the same two
+scikit-learn models, to say what the second reading costs.
 
     .venv/bin/python bench/bench_ngram.py [--corpus PATH] [--fit-texts 30000] [--n-texts 2000]
 
@@ -34,7 +36,7 @@ from humanlike.training.config import NgramBaselineConfig
 from humanlike.training.data.corpus import labels_of, resolve_corpus_paths, texts_of
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.splits import make_splits
-from humanlike.training.models.ngram import NgramBaseline
+from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views
 from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
 
 
@@ -85,7 +87,28 @@ def main() -> int:
         detectors[name] = Detector(work / name, device="cpu")
         print(f"{name}: loaded in {time.perf_counter() - t:.2f} s", file=sys.stderr)
 
+    t = time.perf_counter()
+    views = fit_ngram_views(records, train, NgramBaselineConfig(), seed=0)
+    views_fit_s = time.perf_counter() - t
+    write_uncalibrated(
+        DraftBundle(
+            kind="ngram-linear",
+            files={
+                MODEL_FILE: views.to_onnx(),
+                FEATURES_FILE: views.feature_spec().model_dump_json().encode(),
+            },
+        ),
+        work / "views",
+        "bench: uncalibrated",
+    )
+    detectors["views"] = Detector(work / "views", device="cpu")
     bs = args.batch_size
+
+    def sklearn_views() -> np.ndarray:
+        with threadpool_limits(1):
+            return np.concatenate(
+                [views.decision_function(texts[i : i + bs]) for i in range(0, len(texts), bs)]
+            )
 
     def sklearn_scores() -> np.ndarray:
         with threadpool_limits(1):
@@ -97,6 +120,8 @@ def main() -> int:
         "sklearn_sparse_pipeline": sklearn_scores,
         "runtime_dense_graph": lambda: detectors["dense"].llm_logits(texts, batch_size=bs),
         "runtime_sparse_graph": lambda: detectors["sparse"].llm_logits(texts, batch_size=bs),
+        "sklearn_two_views": sklearn_views,
+        "runtime_two_view_graph": lambda: detectors["views"].llm_logits(texts, batch_size=bs),
     }
     logits = {name: fn() for name, fn in contenders.items()}  # also warms every session up
     best = {name: float("inf") for name in contenders}
@@ -142,6 +167,18 @@ def main() -> int:
             ),
             "dense_vs_sklearn": round(
                 texts_per_s["runtime_dense_graph"] / texts_per_s["sklearn_sparse_pipeline"], 2
+            ),
+            "two_views_vs_sklearn_two_views": round(
+                texts_per_s["runtime_two_view_graph"] / texts_per_s["sklearn_two_views"], 2
+            ),
+            "two_views_vs_one_view": round(
+                texts_per_s["runtime_two_view_graph"] / texts_per_s["runtime_sparse_graph"], 2
+            ),
+        },
+        "two_views": {
+            "fit_s": round(views_fit_s, 1),
+            "max_abs_logit_diff_vs_sklearn": round(
+                float(np.abs(logits["runtime_two_view_graph"] - logits["sklearn_two_views"]).max()), 7
             ),
         },
         "sparse_time_split": {
