@@ -6,10 +6,11 @@ bundle as ``features.json``) and applied the same way at training export and at 
 
 Two layouts, told apart by ``features.json``'s ``kind``:
 
-- ``word-char-ngram-columns`` (:class:`SparseNgramSpec`, bundle format 3): the featurizer finds every
+- ``word-char-ngram-columns`` (:class:`SparseNgramSpec`, bundle formats 3-4): the featurizer finds every
   vocabulary n-gram a text has and feeds the graph one ``(text, column, count)`` triple per distinct
   n-gram; the graph gathers those columns' weights and sums them per text. Its cost follows the
-  n-grams a text has, not the vocabulary's size.
+  n-grams a text has, not the vocabulary's size. Format 4 may read a text twice: the spec's
+  ``next_view`` is a second spec (a distorted reading, ``kept_words``) whose columns follow the first's.
 - ``sklearn-word-char-ids`` (:class:`NgramFeatureSpec`, formats 1-2): the featurizer feeds word and
   character id sequences and the graph counts n-grams itself with ONNX ``TfIdfVectorizer`` into a dense
   ``[batch, vocabulary]`` matrix. Still read, no longer written.
@@ -106,7 +107,7 @@ def pad(rows: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-# ---- format 3: sparse columns ---------------------------------------------------------------------
+# ---- formats 3-4: sparse columns -------------------------------------------------------------------
 
 _KEY_LIMIT = 1 << 62
 """Keys stay below this, so that ``text * columns + column`` and key arithmetic never overflow int64."""
