@@ -1,0 +1,74 @@
+"""Would learned stack weights beat the protocol's equal weights? A probe on the recorded logits.
+
+For each free-form source fold, a logistic regression over the members' standardised logits is fitted on
+the test texts of the *other* free-form folds (each fold weighted equally; every one of those logits
+came from a model that never saw that fold's source) and applied to this fold. Nothing is refitted:
+it reads the report's ``.scores.npz`` and rebuilds the folds' labels from the corpus.
+
+    python bench/probe_learned_stack.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from humanlike.training.data.corpus import labels_of
+from humanlike.training.data.readers import load_corpus
+from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
+
+STACKS = (("ngram-c1", "ngram-c1-distorted-300"), ("ngram-c1", "ngram-c1-distorted-300", "transformer"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--report", type=Path, default=Path("bench/results/generalization-2026-11-30.json"))
+    parser.add_argument("--corpus", default="../shared/corpus")
+    args = parser.parse_args()
+    report = json.loads(args.report.read_text())
+    logits = dict(np.load(args.report.with_suffix(".scores.npz")))
+    records, _ = load_corpus([args.corpus])
+    folds = {
+        f.name: sampled_test(records, f, report["max_test"], report["seed"]) for f in protocol_folds(records)
+    }
+    free = sorted(
+        {
+            r["fold"]
+            for r in report["folds"]
+            if r["data_types"] == ["free_form"] and r["fold"].startswith("source=")
+        }
+    )
+    labels = {f: labels_of(records, folds[f].test) for f in free}
+    for members in STACKS:
+
+        def standardised(fold: str, members: tuple[str, ...] = members) -> np.ndarray:
+            columns = []
+            for m in members:
+                test, held = logits[f"{fold}|{m}|test"], logits[f"{fold}|{m}|held"]
+                columns.append((test - held.mean()) / held.std())
+            return np.column_stack(columns)
+
+        equal, learned = [], []
+        for fold in free:
+            others = [g for g in free if g != fold]
+            weight = np.concatenate([np.full(len(labels[g]), 1.0 / len(labels[g])) for g in others])
+            meta = LogisticRegression(C=1.0).fit(
+                np.vstack([standardised(g) for g in others]),
+                np.concatenate([labels[g] for g in others]),
+                sample_weight=weight,
+            )
+            learned.append(roc_auc_score(labels[fold], standardised(fold) @ meta.coef_[0]))
+            equal.append(roc_auc_score(labels[fold], standardised(fold).mean(axis=1)))
+        print(
+            f"{' + '.join(members)}: LOSO free-form AUROC, equal weights {np.mean(equal):.4f}, "
+            f"weights learned on the other folds {np.mean(learned):.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
