@@ -195,18 +195,19 @@ def test_reports_merge_and_a_stack_combines_stored_logits(
 
 
 @pytest.mark.slow
-def test_transformer_candidate_fine_tunes_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
-    """The fine-tuned encoder runs through the same protocol (a tiny budget: the code path, not the
-    number; the recorded rows come from a GPU run, bench/device_generalization.sh)."""
+def test_encoder_candidates_fit_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
+    """The fine-tuned and the frozen encoder run through the same protocol (a tiny budget: the code
+    path, not the number; the recorded rows come from a GPU run, bench/device_generalization.sh)."""
     report = run_protocol(
         [str(small_corpus_file)],
         tmp_path / "t.json",
-        candidates=["transformer"],
+        candidates=["transformer", "encoder-lr"],
         max_train=64,
         max_test=64,
         only=["source=detectrl"],
         progress=False,
         log=lambda _: None,
     )
-    (row,) = report["folds"]
-    assert row["candidate"] == "transformer" and row["n_train"] <= 64 and 0 <= row["auroc"] <= 1
+    assert [row["candidate"] for row in report["folds"]] == ["transformer", "encoder-lr"]
+    for row in report["folds"]:
+        assert row["n_train"] <= 64 and 0 <= row["auroc"] <= 1 and 0 <= row["own_fpr"] <= 1

@@ -119,7 +119,7 @@ class TransformerConfig:
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """The frozen encoder under a logistic regression (``encoder`` kind)."""
+    """The frozen encoder under a logistic regression (the protocol's ``encoder-lr`` candidate)."""
 
     max_tokens: int = option(256, "window length in encoder tokens (all-MiniLM-L6-v2 was trained at 256)")
     overlap: int = 32

@@ -1,11 +1,11 @@
-"""The ``encoder`` kind: a logistic regression over the frozen all-MiniLM-L6-v2 sentence embedding of
-each token window, in one graph with the encoder.
+"""A logistic regression over the frozen all-MiniLM-L6-v2 sentence embedding of each token window: a
+candidate of the generalization protocol (``encoder-lr``), not a bundle kind.
 
 Nothing is fine-tuned: the encoder reads a window (``max_tokens`` of its WordPiece tokens) and gives its
 sentence embedding (mean of token states, L2-normalised, as sentence-transformers makes it); a linear
-model over the standardised embedding gives the window's ``llm_logit``, and the runtime averages a text's
-windows as for every token kind. Fitting costs one encoder pass over the training texts (about 100
-windows/s on 2 CPU cores, thousands on a GPU) and a logistic regression.
+model over the standardised embedding gives the window's logit, and a text's logit is the size-weighted
+mean of its windows', as the runtime makes it for every token kind. On the protocol it generalised worst
+of all candidates (docs/generalization.md), so it was not made a bundle kind.
 """
 
 from __future__ import annotations
@@ -41,24 +41,6 @@ class SentenceEmbedding(torch.nn.Module):
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(pooled, dim=-1)
-
-
-class EncoderGraph(torch.nn.Module):
-    """(input_ids, attention_mask) → llm_logit [batch]: the linear model over :class:`SentenceEmbedding`,
-    its standardisation and coefficients constants of the graph."""
-
-    def __init__(self, embedding: SentenceEmbedding, model: HybridModel) -> None:
-        super().__init__()
-        self.embedding = embedding
-        self.register_buffer("mean", torch.from_numpy(model.mean).float())
-        self.register_buffer("scale", torch.from_numpy(model.scale).float())
-        self.register_buffer("coef", torch.from_numpy(model.coef).float())
-        self.intercept = float(model.intercept)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(input_ids, attention_mask)
-        logit: torch.Tensor = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return logit
 
 
 class WindowEmbedder:
@@ -114,8 +96,3 @@ class FrozenEncoderClassifier:
             raise RuntimeError("fit first")
         table = self.embedder.table(texts)
         return table.text_logits(self.model_.window_logits(table.features))
-
-    def graph_module(self) -> EncoderGraph:
-        if self.model_ is None:
-            raise RuntimeError("fit first")
-        return EncoderGraph(SentenceEmbedding(self.embedder.module.encoder.cpu()), self.model_)
