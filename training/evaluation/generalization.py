@@ -236,19 +236,12 @@ def _fine_tuned_scorer(
     """The encoder fine-tuned as ``humanlike train --model transformer`` does it; texts read whole,
     window by window, as the runtime reads them."""
     from humanlike.detector.bundle import TOKENIZER_FILE
-    from humanlike.training.models.transformer import fine_tune, pick_device, text_logits, window_tokenizer
+    from humanlike.training.models.transformer import fine_tune_on, pick_device, text_logits, window_tokenizer
     from humanlike.training.pretrained import default_base_model
 
     base, device = default_base_model(), pick_device()
-    result = fine_tune(
-        texts_of(records, fit_idx),
-        labels_of(records, fit_idx),
-        texts_of(records, val_idx),
-        labels_of(records, val_idx),
-        base_model=base,
-        config=config,
-        device=device,
-        progress=False,
+    result = fine_tune_on(
+        records, fit_idx, val_idx, base_model=base, config=config, device=device, progress=False
     )
     tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
     return lambda texts: text_logits(result.model, tokenizer, texts, device)

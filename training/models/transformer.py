@@ -286,6 +286,22 @@ def fine_tune_on_split(
 ) -> FineTuneResult:
     """:func:`fine_tune` on a training split of ``records``, validating on a grouped part of it."""
     fit, val = split_for_fine_tuning(records, train, config, seed)
+    return fine_tune_on(
+        records, fit, val, base_model=base_model, config=config, device=device, progress=progress
+    )
+
+
+def fine_tune_on(
+    records: Sequence[CorpusRecord],
+    fit: np.ndarray,
+    val: np.ndarray,
+    *,
+    base_model: Path,
+    config: TransformerConfig,
+    device: torch.device,
+    progress: bool = True,
+) -> FineTuneResult:
+    """:func:`fine_tune` on the records at ``fit``, validating on those at ``val``."""
     return fine_tune(
         texts_of(records, fit),
         labels_of(records, fit),
