@@ -192,6 +192,13 @@ def test_reports_merge_and_a_stack_combines_stored_logits(
         **args,
     )
     assert len(log) == 3 and {r["candidate"] for r in again["folds"]} == {"ngram", "stack-test", "ngram-c1"}
+    # rows whose logits are gone (the .scores.npz is a build output) are fitted again, not taken bare
+    (tmp_path / "elsewhere.scores.npz").unlink()
+    log.clear()
+    run_protocol(
+        paths, tmp_path / "elsewhere.json", candidates=["ngram-c1"], progress=False, log=log.append, **args
+    )
+    assert len(log) == 1
 
 
 @pytest.mark.slow

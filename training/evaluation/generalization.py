@@ -365,14 +365,20 @@ def _take_rows(report: dict[str, Any], logits: dict[str, np.ndarray], path: Path
     }
     report["candidates"] = {**{n: previous["candidates"][n] for n in kept}, **report["candidates"]}
     have = {(f["fold"], f["candidate"]) for f in report["folds"]}
+    # A row is taken with its logits or not at all: the logits file is a build output (not committed),
+    # and a row without them would leave threshold transfer and stacks without their inputs.
+    scores = path.with_suffix(".scores.npz")
+    stored = dict(np.load(scores).items()) if scores.exists() else {}
     taken = [
-        f for f in previous["folds"] if f["candidate"] in kept and (f["fold"], f["candidate"]) not in have
+        f
+        for f in previous["folds"]
+        if f["candidate"] in kept
+        and (f["fold"], f["candidate"]) not in have
+        and f"{f['fold']}|{f['candidate']}" in stored
     ]
     report["folds"].extend(taken)
-    scores = path.with_suffix(".scores.npz")
-    if scores.exists():
-        keys = {(f["fold"], f["candidate"]) for f in taken}
-        logits.update({k: v for k, v in np.load(scores).items() if tuple(k.split("|")[:2]) in keys})
+    keys = {(f["fold"], f["candidate"]) for f in taken}
+    logits.update({k: v for k, v in stored.items() if tuple(k.split("|")[:2]) in keys})
 
 
 def _stored(logits: dict[str, np.ndarray], fold: str, candidate: str) -> FoldScores | None:
