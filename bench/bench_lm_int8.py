@@ -4,7 +4,10 @@
 
 Exports the zero-shot graph once (:func:`humanlike.training.models.zero_shot.zero_shot_draft`), makes
 its quantized twins with :func:`humanlike.training.models.lm.quantize_lm` (``int8``: dynamic int8;
-``q4``: 4-bit blocks with int8 activations; the LM head and the statistics stay fp32), writes them as
+``q4``: 4-bit blocks with int8 activations; the LM head and the statistics stay fp32; ``int8-smooth``:
+dynamic int8 of the LM smoothed first (:func:`humanlike.training.models.lm.smooth_for_int8`, on
+``--calibration-texts`` other texts), exported again; ``int8-smooth-head``: the same with the LM head
+in int8 too), writes them as
 uncalibrated bundles, and scores the same grouped sample of labelled texts with each through the
 runtime (round-robin, best of ``--repeats``). AUROC is of the raw criterion (calibration is monotone).
 Writes ``bench/results/lm-int8-<date>.json``.
@@ -13,6 +16,7 @@ Writes ``bench/results/lm-int8-<date>.json``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -26,7 +30,7 @@ from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE
 from humanlike.training.build import DraftBundle, write_uncalibrated
 from humanlike.training.data.corpus import labels_of, read_training_corpus, resolve_corpus_paths, texts_of
-from humanlike.training.models.lm import quantize_lm
+from humanlike.training.models.lm import MAX_TOKENS, load_lm, quantize_lm, smooth_for_int8
 from humanlike.training.models.zero_shot import zero_shot_draft
 
 
@@ -38,7 +42,16 @@ def main() -> int:
     parser.add_argument("--n-texts", type=int, default=240)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--schemes", nargs="+", default=["int8", "q4"], choices=["int8", "q4"])
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="an existing LM bundle to time and score beside them, named 'reference' (e.g. one built "
+        "before a change to the graph)",
+    )
+    parser.add_argument("--calibration-texts", type=int, default=64)
+    parser.add_argument("--alpha", type=float, default=0.75, help="SmoothQuant's migration strength")
+    schemes = ["int8", "q4", "int8-smooth", "int8-smooth-head"]
+    parser.add_argument("--schemes", nargs="+", default=schemes, choices=schemes)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
@@ -51,9 +64,26 @@ def main() -> int:
     export_s = time.perf_counter() - t
     drafts = {"fp32": fp32}
     quantize_s, graph_mb = {}, {"fp32": round(len(fp32.files[MODEL_FILE]) / 2**20, 1)}
+    smoothed = None
+    if any(s.startswith("int8-smooth") for s in args.schemes):
+        t = time.perf_counter()
+        lm, tokenizer = load_lm()
+        seen = set(texts)
+        others, _, _ = read_training_corpus(
+            resolve_corpus_paths(args.corpus), None, 4 * args.calibration_texts, 2
+        )
+        calibration = [r.text for r in others if r.text not in seen][: args.calibration_texts]
+        smooth_for_int8(lm, [tokenizer.encode(x).ids[:MAX_TOKENS] for x in calibration], args.alpha)
+        smoothed = zero_shot_draft(lm=(lm, tokenizer)).files[MODEL_FILE]
+        smooth_s = time.perf_counter() - t
     for scheme in args.schemes:
         t = time.perf_counter()
-        graph = quantize_lm(fp32.files[MODEL_FILE], scheme)
+        if scheme == "int8-smooth":
+            graph = quantize_lm(smoothed, "int8")  # type: ignore[arg-type]
+        elif scheme == "int8-smooth-head":
+            graph = quantize_lm(smoothed, "int8", keep_fp32=())  # type: ignore[arg-type]
+        else:
+            graph = quantize_lm(fp32.files[MODEL_FILE], scheme)  # type: ignore[arg-type]
         quantize_s[scheme] = round(time.perf_counter() - t, 1)
         graph_mb[scheme] = round(len(graph) / 2**20, 1)
         drafts[scheme] = DraftBundle(
@@ -63,12 +93,16 @@ def main() -> int:
             precision="int8",
             training=fp32.training,
         )
+    # ONNX Runtime maps the graphs it loaded; the files may go once the sessions exist
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-lm-int8-"))
     detectors = {}
     for name, draft in drafts.items():
         write_uncalibrated(draft, work / name, "bench: uncalibrated")
         detectors[name] = Detector(work / name, device="cpu", threads=args.threads)
+    shutil.rmtree(work)
 
+    if args.reference:
+        detectors = {"reference": Detector(args.reference, device="cpu", threads=args.threads), **detectors}
     logits = {}
     best = {name: float("inf") for name in detectors}
     for _ in range(args.repeats):
@@ -88,6 +122,9 @@ def main() -> int:
         "n_windows": len(detectors["fp32"].windows(texts)),
         "mean_chars": round(float(np.mean([len(x) for x in texts])), 1),
         "export_s": round(export_s, 1),
+        "smooth_and_export_s": round(smooth_s, 1) if smoothed else None,
+        "calibration_texts": args.calibration_texts if smoothed else None,
+        "alpha": args.alpha if smoothed else None,
         "quantize_s": quantize_s,
         "graph_mb": graph_mb,
         "texts_per_s": texts_per_s,
@@ -99,7 +136,7 @@ def main() -> int:
                 "criterion_correlation": round(float(np.corrcoef(logits["fp32"], logits[s])[0, 1]), 5),
                 "max_abs_criterion_diff": round(float(np.abs(logits["fp32"] - logits[s]).max()), 4),
             }
-            for s in args.schemes
+            for s in [*args.schemes, *(["reference"] if args.reference else [])]
         },
     }
     write_result(args.out, "lm-int8", result)

@@ -168,6 +168,11 @@ class Detector:
         threads: intra-op threads for the CPU provider; default: the machine's usable cores.
         max_batch_tokens: cap on a batch's padded size (windows x longest window, in tokens for the
             transformer, characters for the n-gram graph); default: the model kind's.
+        spin_wait: let ONNX Runtime's idle intra-op threads spin between operators and calls. Off by
+            default: a spinning thread holds a core that the rest of the process needs (the n-gram
+            featurizer, a curriculum's metrics process, the server's batcher), and on 2 cores the
+            n-gram bundle scores as fast without it at half the CPU while a whole curriculum runs
+            about 1.2x faster (bench/RESULTS.md).
     """
 
     def __init__(
@@ -176,6 +181,7 @@ class Detector:
         device: Device = "auto",
         threads: int | None = None,
         max_batch_tokens: int | None = None,
+        spin_wait: bool = False,
     ):
         root, manifest = read_bundle(path)
         self.path = root
@@ -213,6 +219,7 @@ class Detector:
         self._threads = threads or usable_cores()
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
         try:
             self._session = ort.InferenceSession(
                 str(root / MODEL_FILE), sess_options=options, providers=choose_providers(device)

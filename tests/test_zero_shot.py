@@ -21,8 +21,8 @@ from humanlike.training.build import train_bundle
 from humanlike.training.config import SamplingConfig, SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.models.hybrid import WindowFeaturizer, hybrid_fit
-from humanlike.training.models.lm import FEATURES, load_lm
-from humanlike.training.models.zero_shot import build_zero_shot_bundle, zero_shot_draft
+from humanlike.training.models.lm import FEATURES, load_lm, smooth_for_int8
+from humanlike.training.models.zero_shot import build_zero_shot_bundle
 from tests.test_cli import humanlike
 
 # The packaged LM reads a few texts a second on 2 cores: these run in `make test`, not `make test-fast`.
@@ -46,13 +46,13 @@ def uncalibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def calibrated(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default build: int8, smoothed on the calibration texts, then calibrated on them."""
     out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
     build_zero_shot_bundle(
         out,
         corpus_paths=[str(small_corpus_file)],
-        config=ZeroShotConfig(calibration_size=80),
+        config=ZeroShotConfig(calibration_size=80, smoothing_texts=16),
         progress=False,
-        draft=zero_shot_draft(),
     )
     return out
 
@@ -133,7 +133,7 @@ def test_a_bundle_built_without_a_corpus_scores_and_says_it_is_uncalibrated(
     assert manifest.calibration.fitted_on.startswith("none")
     scores = Detector(uncalibrated, device="cpu").score_texts(real_texts)
     assert all(0.0 < s.p_llm < 1.0 and s.flagged == {} for s in scores)
-    assert manifest.training["features"] == list(FEATURES)
+    assert manifest.training["criterion"] == "fast_detectgpt"
 
 
 def test_a_calibrated_bundle_has_thresholds_at_1_and_5_percent_fpr(
@@ -148,6 +148,55 @@ def test_a_calibrated_bundle_has_thresholds_at_1_and_5_percent_fpr(
     assert metrics["n_human"] == manifest.thresholds[0].n_human and metrics["n_llm"] > 10
     scores = Detector(calibrated, device="cpu").score_texts(real_texts)
     assert all(set(s.flagged) == {"0.01", "0.05"} for s in scores)
+
+
+def test_smoothing_moves_outliers_into_the_weights_and_leaves_the_fp32_model_as_it_was(
+    lm: tuple, real_texts: list[str]
+) -> None:
+    """SmoothQuant is exact in fp32: every division of an activation is a multiplication of a weight."""
+    model, tokenizer = lm
+    smoothed, _ = load_lm()
+    windows = [tokenizer.encode(t).ids[:128] for t in real_texts]
+    peaks: list[torch.Tensor] = []
+    hook = smoothed.model.layers[3].self_attn.q_proj.register_forward_pre_hook(
+        lambda _, inputs: peaks.append(inputs[0].abs().flatten(0, -2).amax(0))
+    )
+    with torch.inference_mode():
+        smoothed(input_ids=torch.tensor([windows[0]]), use_cache=False)
+    before = peaks.pop()
+    hook.remove()
+    smooth_for_int8(smoothed, windows[1:], alpha=0.75)
+    hook = smoothed.model.layers[3].self_attn.q_proj.register_forward_pre_hook(
+        lambda _, inputs: peaks.append(inputs[0].abs().flatten(0, -2).amax(0))
+    )
+    with torch.inference_mode():
+        ids = torch.tensor([windows[0]])
+        expected = model(input_ids=ids, use_cache=False).logits
+        got = smoothed(input_ids=ids, use_cache=False).logits
+    hook.remove()
+    after = peaks.pop()
+    # the largest channel was many times the typical one; smoothed, far less so
+    assert float(after.max() / after.median()) < 0.5 * float(before.max() / before.median())
+    assert float((got - expected).abs().max()) < 1e-3 * float(expected.abs().max())
+    assert smoothed.lm_head.weight.data_ptr() != smoothed.model.embed_tokens.weight.data_ptr()
+
+
+def test_the_default_bundle_is_int8_and_keeps_the_fp32_criterion(
+    calibrated: Path, uncalibrated: Path, small_corpus: list[CorpusRecord]
+) -> None:
+    _, manifest = read_bundle(calibrated)
+    assert manifest.precision == "int8"
+    assert manifest.training["export"]["smoothing"]["texts"] == 16
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(calibrated / MODEL_FILE), load_external_data=False).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeLinear"}, ops
+    texts = [r.text for r in small_corpus[:24]]
+    fp32 = Detector(uncalibrated, device="cpu").llm_logits(texts)
+    int8 = Detector(calibrated, device="cpu").llm_logits(texts)
+    correlation = float(np.corrcoef(fp32, int8)[0, 1])
+    print(f"int8 vs fp32 criterion on {len(texts)} texts: correlation {correlation:.3f}")
+    assert correlation > 0.8
 
 
 def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path) -> None:

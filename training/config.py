@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from humanlike.detector.bundle import Precision
 from humanlike.detector.normalize import Normalization
 
 
@@ -146,3 +147,10 @@ class ZeroShotConfig:
 
     calibration_size: int = option(400, "labelled texts to calibrate on")
     max_tokens: int = 128
+    precision: Precision = option(  # noqa: RUF009  (a Literal: option() only adds help)
+        "int8",
+        "fp32, or int8: the LM smoothed on the calibration texts (SmoothQuant), then dynamic int8 "
+        "(about 2x the texts/s on a CPU; bench/bench_lm_int8.py); without labelled texts, fp32",
+    )
+    smoothing_texts: int = option(64, "texts whose activations set the int8 smoothing scales")
+    smoothing_alpha: float = option(0.75, "SmoothQuant's migration strength (0: none, 1: all into weights)")

@@ -107,7 +107,7 @@ def _configure_zero_shot(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="bundle directory to write")
     add_corpus_arg(parser)
     parser.add_argument("--no-calibration", action="store_true", help="do not look for labelled texts")
-    add_config_flags(parser, ZeroShotConfig, ["calibration_size"])
+    add_config_flags(parser, ZeroShotConfig, ["calibration_size", "precision"])
     add_config_flags(parser, SplitConfig, ["seed"])
     add_progress_arg(parser)
     add_mapping_args(parser)
@@ -207,7 +207,7 @@ def cmd_zero_shot_bundle(args: argparse.Namespace) -> int:
     manifest = build_zero_shot_bundle(
         args.out,
         corpus_paths=paths,
-        config=config_from_flags(ZeroShotConfig, args, ["calibration_size"]),
+        config=config_from_flags(ZeroShotConfig, args, ["calibration_size", "precision"]),
         seed=args.seed or 0,
         mapping=field_mapping(args),
         progress=not args.no_progress,

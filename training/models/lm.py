@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from tokenizers import Tokenizer
@@ -69,32 +70,72 @@ def load_lm(gguf: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
     return model, tokenizer
 
 
+@dataclass(frozen=True)
+class TokenStatistics:
+    """Per predicted token (``[batch, tokens]``), from the LM's logits; see :func:`token_statistics`."""
+
+    log_likelihood: torch.Tensor  # log p(x_t)
+    mean: torch.Tensor  # E[log p] under the model's prediction: minus its entropy
+    var: torch.Tensor  # Var[log p] under the model's prediction
+    counted: torch.Tensor  # 1 where the prediction's target is a real token
+    shifted_logits: torch.Tensor  # [batch, tokens, vocab]: logits minus each row's maximum
+    target_logit: torch.Tensor  # [batch, tokens, 1]: the target's entry of shifted_logits
+
+    def total(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.counted).sum(-1)
+
+    @property
+    def n(self) -> torch.Tensor:
+        return self.counted.sum(-1).clamp(min=1.0)
+
+
 def token_statistics(
     logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
-) -> torch.Tensor:
-    """Per-window :data:`FEATURES` from the LM's logits [batch, tokens, vocab].
+) -> TokenStatistics:
+    """Log-likelihood and the predictive distribution's mean and variance of log p, per token.
 
     Position *t*'s logits predict token *t + 1*; a prediction counts when its target is a real token.
+    Every position is computed and the last one masked out rather than the logits sliced: a slice of
+    ``[batch, tokens, 49,152]`` is a copy, and was the graph's largest single cost after the LM.
+    With ``z`` the logits minus their row maximum, ``e = exp(z)`` and ``S = sum e``:
+    ``log p = z - log S``, ``E[log p] = sum(e z) / S - log S`` and ``Var[log p] = sum(e z^2) / S -
+    (sum(e z) / S)^2``: four passes over the vocabulary where a log-softmax and its products took eight.
     """
-    logits = logits[:, :-1].float()
-    target = input_ids[:, 1:]
-    counted = attention_mask[:, 1:].to(logits.dtype)
-    n = counted.sum(-1).clamp(min=1.0)
+    target = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # the last one is masked out
+    counted = torch.cat([attention_mask[:, 1:], torch.zeros_like(attention_mask[:, :1])], dim=1)
+    z = logits - logits.amax(-1, keepdim=True)
+    e = z.exp()
+    s = e.sum(-1)
+    log_s = s.log()
+    ez = e * z
+    mean_z = ez.sum(-1) / s
+    var = (ez * z).sum(-1) / s - mean_z.square()
+    target_logit = z.gather(-1, target.unsqueeze(-1))
+    return TokenStatistics(
+        log_likelihood=target_logit.squeeze(-1) - log_s,
+        mean=mean_z - log_s,
+        var=var,
+        counted=counted.to(logits.dtype),
+        shifted_logits=z,
+        target_logit=target_logit,
+    )
 
-    log_p = torch.log_softmax(logits, dim=-1)
-    p = log_p.exp()
-    ll = log_p.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-    mean = (p * log_p).sum(-1)  # E[log p] under the model: minus the entropy
-    var = (p * log_p.square()).sum(-1) - mean.square()
-    target_logit = logits.gather(-1, target.unsqueeze(-1))
-    rank = (logits > target_logit).to(logits.dtype).sum(-1)  # 0 = the model's first choice
 
-    def total(x: torch.Tensor) -> torch.Tensor:
-        return (x * counted).sum(-1)
+def fast_detectgpt(stats: TokenStatistics) -> torch.Tensor:
+    """Fast-DetectGPT's analytic criterion per window: (sum ll - sum mean) / sqrt(sum var)."""
+    var_sum = stats.total(stats.var).clamp(min=1e-6)
+    return (stats.total(stats.log_likelihood) - stats.total(stats.mean)) / var_sum.sqrt()
 
-    ll_sum, mean_sum, var_sum = total(ll), total(mean), total(var).clamp(min=1e-6)
+
+def window_features(stats: TokenStatistics) -> torch.Tensor:
+    """Per-window :data:`FEATURES` [batch, len(FEATURES)]."""
+    n, total = stats.n, stats.total
+    ll_sum, mean_sum = total(stats.log_likelihood), total(stats.mean)
+    var_sum = total(stats.var).clamp(min=1e-6)
     ll_mean = ll_sum / n
-    ll_std = (total((ll - ll_mean.unsqueeze(-1)).square()) / n).sqrt()
+    ll_std = (total((stats.log_likelihood - ll_mean.unsqueeze(-1)).square()) / n).sqrt()
+    z = stats.shifted_logits
+    rank = (z > stats.target_logit).to(z.dtype).sum(-1)  # 0 = the model's first choice
     return torch.stack(
         [
             (ll_sum - mean_sum) / var_sum.sqrt(),
@@ -102,7 +143,7 @@ def token_statistics(
             ll_mean,
             ll_std,
             total(torch.log1p(rank)) / n,
-            total((rank == 0).to(logits.dtype)) / n,
+            total((rank == 0).to(z.dtype)) / n,
             -mean_sum / n,
             torch.log(n),
         ],
@@ -111,10 +152,12 @@ def token_statistics(
 
 
 class ZeroShotGraph(torch.nn.Module):
-    """(input_ids, attention_mask) → llm_logit [batch] (Fast-DetectGPT), features, lm_logits.
+    """(input_ids, attention_mask) → llm_logit [batch] (Fast-DetectGPT), lm_logits.
 
-    ``lm_logits`` is there for the parity test (ONNX Runtime computes only the outputs asked for, and
-    the runtime asks for ``llm_logit``).
+    The graph computes the criterion and nothing else: ONNX Runtime runs every node of a graph whatever
+    outputs are fetched, and the other :data:`FEATURES` (the rank's comparison over the vocabulary
+    above all) would cost a fifth of the pass. ``lm_logits`` costs nothing (the LM computes them) and is
+    there for the parity test.
     """
 
     def __init__(self, lm: PreTrainedModel) -> None:
@@ -123,10 +166,9 @@ class ZeroShotGraph(torch.nn.Module):
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-        features = token_statistics(logits, input_ids, attention_mask)
-        return features[:, 0], features, logits
+        return fast_detectgpt(token_statistics(logits, input_ids, attention_mask)), logits
 
 
 def load_encoder(path: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
@@ -161,7 +203,7 @@ class WindowFeatures(torch.nn.Module):
         encoder_attention_mask: torch.Tensor,
     ) -> torch.Tensor:
         logits = self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-        stats = token_statistics(logits, input_ids, attention_mask)
+        stats = window_features(token_statistics(logits, input_ids, attention_mask))
         states = self.encoder(input_ids=encoder_input_ids, attention_mask=encoder_attention_mask)[0]
         mask = encoder_attention_mask.unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -224,6 +266,76 @@ def export_graph(module: torch.nn.Module, inputs: Sequence[str], outputs: Sequen
             dynamo=False,
         )
         return path.read_bytes()
+
+
+@torch.no_grad()
+def smooth_for_int8(lm: PreTrainedModel, windows: Sequence[Sequence[int]], alpha: float = 0.5) -> None:
+    """SmoothQuant (Xiao et al., 2023) in place: activation outliers moved into the weights.
+
+    Dynamic int8 quantizes a MatMul's activations with one scale per tensor, and a small LM's hidden
+    states have a few channels hundreds of times larger than the rest: they set the scale and the other
+    channels lose their bits. For each linear layer's input channel *j* this divides the activation by
+    ``s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)`` and multiplies the weight's column by it, so the
+    product, and the fp32 model's output, are unchanged (up to rounding); the division is folded into
+    what produces the activation, so the graph gets no new operator:
+
+    - q, k, v and gate, up: into the RMSNorm weight before them;
+    - down: into up's output rows (its input is ``act(gate) * up``);
+    - o: into v's output rows, one scale per kv channel (grouped-query heads share v);
+    - the LM head: into the final RMSNorm, after untying it from the input embedding.
+
+    ``windows`` are token id sequences to measure ``max|X_j|`` on (a few dozen ordinary texts do).
+    """
+    config = lm.config
+    linears = {name: m for name, m in lm.named_modules() if isinstance(m, torch.nn.Linear)}
+    peaks: dict[str, torch.Tensor] = {}
+
+    def record(name: str) -> Any:
+        def hook(_: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            peak = inputs[0].detach().abs().flatten(0, -2).amax(0)
+            peaks[name] = torch.maximum(peaks[name], peak) if name in peaks else peak
+
+        return hook
+
+    handles = [m.register_forward_pre_hook(record(name)) for name, m in linears.items()]
+    try:
+        for ids in windows:
+            lm(input_ids=torch.tensor([list(ids)]), use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+
+    def scales(peak: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+        w = torch.stack([x.abs().amax(0) for x in weights]).amax(0)
+        return (peak.clamp(min=1e-5).pow(alpha) / w.clamp(min=1e-5).pow(1 - alpha)).clamp(min=1e-5)
+
+    if getattr(config, "tie_word_embeddings", False):
+        lm.lm_head.weight = torch.nn.Parameter(lm.lm_head.weight.detach().clone())
+    groups = config.num_attention_heads // config.num_key_value_heads
+    head_dim = config.hidden_size // config.num_attention_heads
+    for i, layer in enumerate(lm.model.layers):
+        prefix = f"model.layers.{i}."
+        attn, mlp = layer.self_attn, layer.mlp
+        for norm, projections, key in (
+            (layer.input_layernorm, (attn.q_proj, attn.k_proj, attn.v_proj), "self_attn.q_proj"),
+            (layer.post_attention_layernorm, (mlp.gate_proj, mlp.up_proj), "mlp.gate_proj"),
+        ):
+            s = scales(peaks[prefix + key], [p.weight for p in projections])
+            norm.weight.div_(s)
+            for p in projections:
+                p.weight.mul_(s)
+        s = scales(peaks[prefix + "mlp.down_proj"], [mlp.down_proj.weight])
+        mlp.up_proj.weight.div_(s.unsqueeze(1))
+        mlp.down_proj.weight.mul_(s)
+        # o's input channel c is head c // head_dim, which reads kv head (c // head_dim) // groups
+        per_head = peaks[prefix + "self_attn.o_proj"].view(-1, groups, head_dim).amax(1)
+        weight = attn.o_proj.weight.abs().amax(0).view(-1, groups, head_dim).amax(1)
+        s = (per_head.clamp(min=1e-5).pow(alpha) / weight.clamp(min=1e-5).pow(1 - alpha)).clamp(min=1e-5)
+        attn.v_proj.weight.div_(s.flatten().unsqueeze(1))
+        attn.o_proj.weight.mul_(s.repeat_interleave(groups, 0).flatten())
+    s = scales(peaks["lm_head"], [lm.lm_head.weight])
+    lm.model.norm.weight.div_(s)
+    lm.lm_head.weight.mul_(s)
 
 
 LmQuantization = Literal["int8", "q4"]
