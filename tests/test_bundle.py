@@ -130,3 +130,12 @@ def test_scores_are_probabilities_in_input_order(bundle: Path) -> None:
         assert s.p_llm == pytest.approx(a.p_llm, abs=1e-6)  # batching and length-sorting change nothing
         assert set(s.flagged) == {"0.01", "0.05"}
     assert detector.info.provider == "CPUExecutionProvider"
+
+
+def test_runtime_threads_wait_without_spinning_unless_asked(bundle: Path) -> None:
+    """A spinning ONNX Runtime thread holds a core the featurizer and a curriculum's metrics need."""
+    key = "session.intra_op.allow_spinning"
+    default = Detector(bundle, device="cpu")._session.get_session_options()
+    spinning = Detector(bundle, device="cpu", spin_wait=True)._session.get_session_options()
+    assert default.get_session_config_entry(key) == "0"
+    assert spinning.get_session_config_entry(key) == "1"
