@@ -5,8 +5,11 @@
 For each size N it writes an N-line corpus (the shared corpus repeated; every repeat after the first
 perturbed, seeded: a dropped word and a few case swaps per text, new ids, so the copies are near but
 not exact duplicates), then runs the whole command (`humanlike curriculum ... --dedup near`) in a
-child process and records its wall time and peak RSS (``ru_maxrss`` of a fresh wrapper process per
-size, so sizes do not share a maximum). The raw rate is ``Detector.score_texts`` alone on
+child process and records its wall time and peak RSS: of its largest process (``ru_maxrss`` of a
+fresh wrapper process per size, so sizes do not share a maximum), and of its whole process tree (the
+sum of proportional set sizes over the command, its forkserver and its scoring workers, sampled every
+0.5 s from /proc).
+The raw rate is ``Detector.score_texts`` alone on
 ``--raw-texts`` texts sampled evenly from the same input, in the same run, once before and once
 after the command (their mean is the reference), so the ratio compares like with like.
 
@@ -20,10 +23,13 @@ import gzip
 import json
 import platform
 import random
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +43,50 @@ RSS_WRAPPER = (
     "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"
 )
+
+
+def tree_pss_kib(root: int) -> int:
+    """Memory of ``root`` and all its descendants (the command, its forkserver, its workers): the sum
+    of their proportional set sizes, so pages they share (the forkserver's imports, inherited by the
+    workers) count once, where a sum of RSS would count them in every process."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[parent].append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            found = re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+        except OSError:
+            continue
+        total += int(found.group(1)) if found else 0
+    return total
+
+
+def run_sampling_tree_pss(
+    command: list[str], every_s: float = 0.5
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Runs ``command``; returns its result and the peak of its process tree's summed PSS (KiB)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(every_s):
+            peak = max(peak, tree_pss_kib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    done.set()
+    sampler.join()
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak
 
 
 def cpu_model() -> str:
@@ -126,9 +176,7 @@ def main() -> int:
                 "--batch-size", str(args.batch_size), "--no-progress",
             ]  # fmt: skip
             start = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-c", RSS_WRAPPER, *command], capture_output=True, text=True
-            )
+            done, tree_peak_kib = run_sampling_tree_pss([sys.executable, "-c", RSS_WRAPPER, *command])
             wall = time.perf_counter() - start
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
@@ -149,6 +197,7 @@ def main() -> int:
                 "raw_before_after": [round(raw_before, 1), round(raw_after, 1)],
                 "ratio_to_raw": round(n / wall / raw, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
+                "peak_tree_pss_mib": round(tree_peak_kib / 1024, 1),
                 "counts": manifest["counts"],
             }
             print(json.dumps(run), flush=True)

@@ -10,8 +10,6 @@ import itertools
 import math
 from collections import Counter
 
-from lexicalrichness import LexicalRichness
-
 MTLD_THRESHOLD = 0.72
 """MTLD's type-token-ratio threshold (McCarthy & Jarvis 2010)."""
 
@@ -21,6 +19,10 @@ def lexical_stats(text: str) -> dict[str, float]:
 
     NaN where a measure is undefined (no words, or fewer than two for bigram measures).
     """
+    # Imported here: it brings textblob, nltk and pandas (about 100 MB), which the processes that only
+    # order a curriculum's scored rows never need.
+    from lexicalrichness import LexicalRichness
+
     lex = LexicalRichness(text)
     words = lex.wordlist
     bigrams = list(itertools.pairwise(words))

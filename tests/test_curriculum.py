@@ -23,7 +23,12 @@ import pytest
 
 from humanlike.curriculum.dedup import Deduplicator
 from humanlike.curriculum.extsort import ExternalSorter, float_key, uint_key
-from humanlike.curriculum.pipeline import CurriculumOptions, JobMismatchError, build_curriculum
+from humanlike.curriculum.pipeline import (
+    CurriculumOptions,
+    JobMismatchError,
+    build_curriculum,
+    process_chunk_scorer,
+)
 from humanlike.curriculum.quality import GroupStats, oov_share, quality_score, text_quality
 from humanlike.curriculum.scoring import ScoringOptions
 from humanlike.detector import Detector
@@ -376,6 +381,29 @@ def test_ray_engine_matches_the_local_engine(
                 assert len([e for e in errors if e["step"] == "parse"]) == len(BAD_LINES)
     finally:
         ray.shutdown()
+
+
+def test_scoring_processes_match_the_local_engine(bundle: Path, corpus_input: Path, tmp_path: Path) -> None:
+    """Chunks scored in two worker processes at once come back in input order: the same bytes."""
+    options = CurriculumOptions(
+        strategy="combined", scoring=ScoringOptions(dedup=Deduplicator(mode="near")), chunk_lines=40
+    )
+    # one graph thread, as in each worker: a sum's order, and so its last bit, follows the threads
+    detector = Detector(bundle, device="cpu", threads=1)
+    local = build_curriculum(detector, corpus_input, tmp_path / "local.jsonl", options, progress=False)
+    workers = build_curriculum(
+        detector,
+        corpus_input,
+        tmp_path / "workers.jsonl",
+        options,
+        score_chunks=process_chunk_scorer(bundle, options.scoring, workers=2),
+        progress=False,
+    )
+    assert local.n_lines > 3 * options.chunk_lines  # several chunks, in flight together
+    assert workers.n_output == local.n_output and workers.n_lines == local.n_lines
+    assert (tmp_path / "workers.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert Path(workers.errors).read_bytes() == Path(local.errors).read_bytes()
+    assert len([e for e in _read(Path(local.errors)) if e["step"] == "parse"]) == len(BAD_LINES)
 
 
 def test_a_kept_work_dir_serves_another_strategy(

@@ -59,6 +59,13 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     execution.add_argument(
         "--ray-actors", type=int, help="scoring actors (--engine ray; default: the cluster's CPUs - 1)"
     )
+    execution.add_argument(
+        "--workers",
+        type=int,
+        help="scoring processes (--engine local), each with the bundle loaded and one graph thread; "
+        "default: one per usable core for n-gram bundles (their Python featurizer is the cost), one "
+        "process with every core for the graph otherwise",
+    )
     add_config_flags(execution, CurriculumOptions, CURRICULUM_FLAGS[-1:])
     add_config_flags(execution, ScoringOptions, SCORING_FLAGS[-1:])
     execution.add_argument(
@@ -79,8 +86,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_curriculum(args: argparse.Namespace) -> int:
-    from humanlike.curriculum.pipeline import build_curriculum
+    from humanlike.curriculum.pipeline import build_curriculum, process_chunk_scorer
     from humanlike.detector import Detector
+    from humanlike.detector.runtime import usable_cores
 
     scoring = config_from_flags(
         ScoringOptions,
@@ -103,6 +111,11 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
         from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
         score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
+    else:
+        ngram = detector.manifest.kind == "ngram-linear" and detector.info.provider == "CPUExecutionProvider"
+        workers = args.workers or (usable_cores() if ngram else 1)
+        if workers > 1:
+            score_chunks = process_chunk_scorer(args.bundle, options.scoring, workers, device=args.device)
     summary = build_curriculum(
         detector,
         args.input,
