@@ -131,14 +131,14 @@ def window_features(stats: TokenStatistics) -> torch.Tensor:
     """Per-window :data:`FEATURES` [batch, len(FEATURES)]."""
     n, total = stats.n, stats.total
     ll_sum, mean_sum = total(stats.log_likelihood), total(stats.mean)
-    var_sum = total(stats.var).clamp(min=1e-6)
+    var_sum = total(stats.var).clamp(min=1e-6)  # as in fast_detectgpt, whose criterion is feature 0
     ll_mean = ll_sum / n
     ll_std = (total((stats.log_likelihood - ll_mean.unsqueeze(-1)).square()) / n).sqrt()
     z = stats.shifted_logits
     rank = (z > stats.target_logit).to(z.dtype).sum(-1)  # 0 = the model's first choice
     return torch.stack(
         [
-            (ll_sum - mean_sum) / var_sum.sqrt(),
+            fast_detectgpt(stats),
             (ll_sum - mean_sum) / n / (var_sum / n).sqrt(),
             ll_mean,
             ll_std,
@@ -269,7 +269,7 @@ def export_graph(module: torch.nn.Module, inputs: Sequence[str], outputs: Sequen
 
 
 @torch.no_grad()
-def smooth_for_int8(lm: PreTrainedModel, windows: Sequence[Sequence[int]], alpha: float = 0.5) -> None:
+def smooth_for_int8(lm: PreTrainedModel, windows: Sequence[Sequence[int]], alpha: float) -> None:
     """SmoothQuant (Xiao et al., 2023) in place: activation outliers moved into the weights.
 
     Dynamic int8 quantizes a MatMul's activations with one scale per tensor, and a small LM's hidden
@@ -305,9 +305,11 @@ def smooth_for_int8(lm: PreTrainedModel, windows: Sequence[Sequence[int]], alpha
         for h in handles:
             h.remove()
 
+    def migration(peak: torch.Tensor, weight_peak: torch.Tensor) -> torch.Tensor:
+        return (peak.clamp(min=1e-5).pow(alpha) / weight_peak.clamp(min=1e-5).pow(1 - alpha)).clamp(min=1e-5)
+
     def scales(peak: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
-        w = torch.stack([x.abs().amax(0) for x in weights]).amax(0)
-        return (peak.clamp(min=1e-5).pow(alpha) / w.clamp(min=1e-5).pow(1 - alpha)).clamp(min=1e-5)
+        return migration(peak, torch.stack([x.abs().amax(0) for x in weights]).amax(0))
 
     if getattr(config, "tie_word_embeddings", False):
         lm.lm_head.weight = torch.nn.Parameter(lm.lm_head.weight.detach().clone())
@@ -329,8 +331,7 @@ def smooth_for_int8(lm: PreTrainedModel, windows: Sequence[Sequence[int]], alpha
         mlp.down_proj.weight.mul_(s)
         # o's input channel c is head c // head_dim, which reads kv head (c // head_dim) // groups
         per_head = peaks[prefix + "self_attn.o_proj"].view(-1, groups, head_dim).amax(1)
-        weight = attn.o_proj.weight.abs().amax(0).view(-1, groups, head_dim).amax(1)
-        s = (per_head.clamp(min=1e-5).pow(alpha) / weight.clamp(min=1e-5).pow(1 - alpha)).clamp(min=1e-5)
+        s = migration(per_head, attn.o_proj.weight.abs().amax(0).view(-1, groups, head_dim).amax(1))
         attn.v_proj.weight.div_(s.flatten().unsqueeze(1))
         attn.o_proj.weight.mul_(s.repeat_interleave(groups, 0).flatten())
     s = scales(peaks["lm_head"], [lm.lm_head.weight])

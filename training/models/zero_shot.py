@@ -104,7 +104,9 @@ def build_zero_shot_bundle(
 
 
 def int8_zero_shot_draft(
-    texts: Sequence[str], max_tokens: int = ZeroShotConfig.max_tokens, alpha: float = 0.75
+    texts: Sequence[str],
+    max_tokens: int = ZeroShotConfig.max_tokens,
+    alpha: float = ZeroShotConfig.smoothing_alpha,
 ) -> DraftBundle:
     """The zero-shot graph in int8: the LM smoothed on ``texts`` (:func:`smooth_for_int8`), exported,
     and its weight MatMuls, the LM head's too, quantized (:func:`quantize_lm`).
