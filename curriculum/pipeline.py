@@ -35,6 +35,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import os
 import shutil
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ from humanlike.curriculum.scoring import (
 )
 from humanlike.curriculum.sources import input_size, is_parquet, jsonl_to_parquet, read_chunks
 from humanlike.detector.atomic import atomic_writer, write_bytes_atomic
+from humanlike.detector.bundle import CHECKSUM_FILE, read_bundle
 from humanlike.detector.runtime import Detector, Device
 from humanlike.textstats import MTLD_THRESHOLD
 
@@ -207,9 +209,12 @@ def process_chunk_scorer(
     ONNX Runtime's thread pool.
     """
     context = multiprocessing.get_context("forkserver")
-    # The workers are forked from the forkserver: what it imported, they share (the libraries are
-    # about 260 MB a process). Importing ONNX Runtime starts no thread pool; a session would.
-    context.set_forkserver_preload(["humanlike.curriculum.scoring", "humanlike.detector.runtime"])
+    # The workers are forked from the forkserver: what it imported, they share (the libraries, the
+    # metrics' lexicalrichness and lexicon: about 320 MB a process). Importing ONNX Runtime starts no
+    # thread pool; a session would.
+    context.set_forkserver_preload(
+        ["humanlike.curriculum.scoring", "humanlike.detector.runtime", "humanlike.curriculum.worker_preload"]
+    )
 
     def score_chunks(path: Path, chunk_lines: int, start: int, start_line: int) -> ChunkResults:
         with ProcessPoolExecutor(
@@ -249,11 +254,10 @@ def _fingerprint(input_path: Path, bundle_id: str, options: CurriculumOptions) -
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def bundle_id(detector: Detector) -> str:
+def bundle_id(bundle: Detector | Path) -> str:
     """The bundle's identity: the digest of its checksum list (which covers every file in it)."""
-    from humanlike.detector.bundle import CHECKSUM_FILE
-
-    return hashlib.sha256((detector.path / CHECKSUM_FILE).read_bytes()).hexdigest()
+    root = bundle.path if isinstance(bundle, Detector) else bundle
+    return hashlib.sha256((root / CHECKSUM_FILE).read_bytes()).hexdigest()
 
 
 class WorkDir:
@@ -302,7 +306,7 @@ def _iter_lines(paths: list[Path]) -> Iterator[bytes]:
 
 
 def build_curriculum(
-    detector: Detector,
+    bundle: Detector | str | os.PathLike[str],
     input_path: str | Path,
     output_path: str | Path,
     options: CurriculumOptions | None = None,
@@ -322,7 +326,9 @@ def build_curriculum(
     ``curriculum_position`` (1 = first) and ``stage`` (0 = first) added.
 
     Args:
-        detector: the loaded bundle whose human-likeness orders the rows.
+        bundle: the bundle whose human-likeness orders the rows: a loaded :class:`Detector`, or its
+            directory when ``score_chunks`` scores elsewhere (worker processes, Ray), so that this
+            process does not hold a copy of the model it never runs (about 95 MB for the n-gram bundle).
         work_dir: the checkpoint directory (default ``OUTPUT.work``); a run that finds one of the same
             job there resumes from it.
         score_chunks: how chunks are scored (default: in this process; see
@@ -332,6 +338,12 @@ def build_curriculum(
             (same ``work_dir``, same input, bundle and scoring options) skip the scoring.
     """
     options = options or CurriculumOptions()
+    if isinstance(bundle, Detector):
+        detector: Detector | None = bundle
+        bundle_root, bundle_manifest = bundle.path, bundle.manifest
+    else:
+        detector = None
+        bundle_root, bundle_manifest = read_bundle(bundle)  # verified, as a Detector would be
     input_path, output_path = Path(input_path), Path(output_path)
     errors_path = (
         Path(errors_path) if errors_path else output_path.with_name(output_path.name + ".errors.jsonl")
@@ -339,12 +351,14 @@ def build_curriculum(
     manifest_path = output_path.with_name(output_path.name + ".manifest.json")
     work = WorkDir(
         Path(work_dir) if work_dir else output_path.with_name(output_path.name + ".work"),
-        _fingerprint(input_path, bundle_id(detector), options),
+        _fingerprint(input_path, bundle_id(bundle_root), options),
     )
     state = work.load()
     resumed_chunks = state["chunks"]
     if not state["complete"]:
-        score = score_chunks or local_chunk_scorer(detector, options.scoring)
+        if score_chunks is None:
+            score_chunks = local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
+        score = score_chunks
         total, unit = input_size(input_path)
         bar = Progress("score", total, unit, enabled=progress, initial=state["next"])
         for first_line, results, end in score(
@@ -395,9 +409,9 @@ def build_curriculum(
         "engine": engine,
         "input": {"path": str(input_path), "bytes": input_path.stat().st_size},
         "bundle": {
-            "path": str(detector.path),
-            "kind": detector.manifest.kind,
-            "checksums_sha256": bundle_id(detector),
+            "path": str(bundle_root),
+            "kind": bundle_manifest.kind,
+            "checksums_sha256": bundle_id(bundle_root),
         },
         "options": options.as_dict(),
         "metrics": {

@@ -392,7 +392,7 @@ def test_scoring_processes_match_the_local_engine(bundle: Path, corpus_input: Pa
     detector = Detector(bundle, device="cpu", threads=1)
     local = build_curriculum(detector, corpus_input, tmp_path / "local.jsonl", options, progress=False)
     workers = build_curriculum(
-        detector,
+        bundle,  # a path: this process only orders, so it loads no model of its own
         corpus_input,
         tmp_path / "workers.jsonl",
         options,
@@ -404,6 +404,8 @@ def test_scoring_processes_match_the_local_engine(bundle: Path, corpus_input: Pa
     assert (tmp_path / "workers.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
     assert Path(workers.errors).read_bytes() == Path(local.errors).read_bytes()
     assert len([e for e in _read(Path(local.errors)) if e["step"] == "parse"]) == len(BAD_LINES)
+    recorded = [json.loads(Path(s.manifest).read_text())["bundle"] for s in (local, workers)]
+    assert recorded[0] == recorded[1] and recorded[0]["kind"] == "ngram-linear"
 
 
 def test_a_kept_work_dir_serves_another_strategy(

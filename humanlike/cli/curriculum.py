@@ -88,7 +88,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 def cmd_curriculum(args: argparse.Namespace) -> int:
     from humanlike.curriculum.pipeline import build_curriculum, process_chunk_scorer
     from humanlike.detector import Detector
-    from humanlike.detector.runtime import usable_cores
+    from humanlike.detector.bundle import read_bundle
+    from humanlike.detector.runtime import choose_providers, usable_cores
 
     scoring = config_from_flags(
         ScoringOptions,
@@ -105,19 +106,24 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
     if not args.no_progress:
         # Off a terminal the progress is structured log lines (curriculum.progress).
         logging.getLogger("humanlike.curriculum").setLevel(logging.INFO)
-    detector = Detector(args.bundle, device=args.device)
+    # Where chunks are scored in other processes (workers, Ray actors), this one only orders the
+    # scored rows: it reads the bundle's manifest and never loads the model.
+    bundle: Detector | str = args.bundle
     score_chunks = None
     if args.engine == "ray":
         from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
         score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
     else:
-        ngram = detector.manifest.kind == "ngram-linear" and detector.info.provider == "CPUExecutionProvider"
-        workers = args.workers or (usable_cores() if ngram else 1)
+        _, manifest = read_bundle(args.bundle)
+        on_cpu = choose_providers(args.device)[0] == "CPUExecutionProvider"
+        workers = args.workers or (usable_cores() if manifest.kind == "ngram-linear" and on_cpu else 1)
         if workers > 1:
             score_chunks = process_chunk_scorer(args.bundle, options.scoring, workers, device=args.device)
+        else:
+            bundle = Detector(args.bundle, device=args.device)
     summary = build_curriculum(
-        detector,
+        bundle,
         args.input,
         args.out,
         options,
