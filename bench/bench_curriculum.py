@@ -8,7 +8,8 @@ not exact duplicates), then runs the whole command (`humanlike curriculum ... --
 child process and records its wall time and peak RSS: of its largest process (``ru_maxrss`` of a
 fresh wrapper process per size, so sizes do not share a maximum), and of its whole process tree (the
 sum of proportional set sizes over the command, its forkserver and its scoring workers, sampled every
-0.5 s from /proc).
+0.5 s from /proc), with the largest PSS of one process of each role (the command, the forkserver,
+a scoring worker).
 The raw rate is ``Detector.score_texts`` alone on
 ``--raw-texts`` texts sampled evenly from the same input, in the same run, once before and once
 after the command (their mean is the reference), so the ratio compares like with like.
@@ -45,10 +46,24 @@ RSS_WRAPPER = (
 )
 
 
-def tree_pss_kib(root: int) -> int:
+def _role(cmdline: str, parent_role: str | None) -> str:
+    """What a process of the command's tree is, for the per-process peaks."""
+    if "-m humanlike" in cmdline:
+        return "command"
+    if "resource_tracker" in cmdline:
+        return "resource_tracker"
+    if parent_role == "forkserver":
+        return "worker"
+    if "forkserver" in cmdline:
+        return "forkserver"
+    return "wrapper" if parent_role is None else "other"
+
+
+def tree_pss_kib(root: int) -> tuple[int, dict[str, int]]:
     """Memory of ``root`` and all its descendants (the command, its forkserver, its workers): the sum
     of their proportional set sizes, so pages they share (the forkserver's imports, inherited by the
-    workers) count once, where a sum of RSS would count them in every process."""
+    workers) count once, where a sum of RSS would count them in every process; and the largest PSS of
+    a process of each role (command, forkserver, worker, ...)."""
     children: dict[int, list[int]] = defaultdict(list)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -56,37 +71,46 @@ def tree_pss_kib(root: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children[parent].append(int(stat.parent.name))
-    total, todo = 0, [root]
+    total, by_role = 0, {}
+    todo: list[tuple[int, str | None]] = [(root, None)]
     while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+        pid, parent_role = todo.pop()
         try:
             found = re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        total += int(found.group(1)) if found else 0
-    return total
+        role = _role(cmdline, parent_role)
+        todo.extend((child, role) for child in children.get(pid, []))
+        pss = int(found.group(1)) if found else 0
+        total += pss
+        by_role[role] = max(by_role.get(role, 0), pss)
+    return total, by_role
 
 
 def run_sampling_tree_pss(
     command: list[str], every_s: float = 0.5
-) -> tuple[subprocess.CompletedProcess[str], int]:
-    """Runs ``command``; returns its result and the peak of its process tree's summed PSS (KiB)."""
+) -> tuple[subprocess.CompletedProcess[str], int, dict[str, int]]:
+    """Runs ``command``; returns its result, the peak of its process tree's summed PSS (KiB), and the
+    peak PSS of one process of each role (KiB)."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak, peak_by_role = 0, {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.wait(every_s):
-            peak = max(peak, tree_pss_kib(proc.pid))
+            total, by_role = tree_pss_kib(proc.pid)
+            peak = max(peak, total)
+            for role, kib in by_role.items():
+                peak_by_role[role] = max(peak_by_role.get(role, 0), kib)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     stdout, stderr = proc.communicate()
     done.set()
     sampler.join()
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak, peak_by_role
 
 
 def cpu_model() -> str:
@@ -176,7 +200,9 @@ def main() -> int:
                 "--batch-size", str(args.batch_size), "--no-progress",
             ]  # fmt: skip
             start = time.perf_counter()
-            done, tree_peak_kib = run_sampling_tree_pss([sys.executable, "-c", RSS_WRAPPER, *command])
+            done, tree_peak_kib, by_role = run_sampling_tree_pss(
+                [sys.executable, "-c", RSS_WRAPPER, *command]
+            )
             wall = time.perf_counter() - start
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
@@ -198,6 +224,9 @@ def main() -> int:
                 "ratio_to_raw": round(n / wall / raw, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "peak_tree_pss_mib": round(tree_peak_kib / 1024, 1),
+                "peak_pss_mib_by_process": {
+                    role: round(kib / 1024, 1) for role, kib in sorted(by_role.items()) if role != "wrapper"
+                },
                 "counts": manifest["counts"],
             }
             print(json.dumps(run), flush=True)
