@@ -210,8 +210,8 @@ def process_chunk_scorer(
     """
     context = multiprocessing.get_context("forkserver")
     # The workers are forked from the forkserver: what it imported, they share (the libraries, the
-    # metrics' lexicalrichness and lexicon: about 320 MB a process). Importing ONNX Runtime starts no
-    # thread pool; a session would.
+    # metrics' lexicalrichness and lexicon; the forkserver's PSS is in bench/RESULTS.md). Importing
+    # ONNX Runtime starts no thread pool; a session would.
     context.set_forkserver_preload(
         ["humanlike.curriculum.scoring", "humanlike.detector.runtime", "humanlike.curriculum.worker_preload"]
     )
@@ -254,9 +254,9 @@ def _fingerprint(input_path: Path, bundle_id: str, options: CurriculumOptions) -
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def bundle_id(bundle: Detector | Path) -> str:
-    """The bundle's identity: the digest of its checksum list (which covers every file in it)."""
-    root = bundle.path if isinstance(bundle, Detector) else bundle
+def bundle_id(root: Path) -> str:
+    """The identity of the bundle in ``root``: the digest of its checksum list (which covers every
+    file in it)."""
     return hashlib.sha256((root / CHECKSUM_FILE).read_bytes()).hexdigest()
 
 
@@ -328,7 +328,7 @@ def build_curriculum(
     Args:
         bundle: the bundle whose human-likeness orders the rows: a loaded :class:`Detector`, or its
             directory when ``score_chunks`` scores elsewhere (worker processes, Ray), so that this
-            process does not hold a copy of the model it never runs (about 95 MB for the n-gram bundle).
+            process does not hold a copy of the model it never runs.
         work_dir: the checkpoint directory (default ``OUTPUT.work``); a run that finds one of the same
             job there resumes from it.
         score_chunks: how chunks are scored (default: in this process; see
@@ -356,9 +356,7 @@ def build_curriculum(
     state = work.load()
     resumed_chunks = state["chunks"]
     if not state["complete"]:
-        if score_chunks is None:
-            score_chunks = local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
-        score = score_chunks
+        score = score_chunks or local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
         total, unit = input_size(input_path)
         bar = Progress("score", total, unit, enabled=progress, initial=state["next"])
         for first_line, results, end in score(

@@ -3,9 +3,9 @@
 The workers of :func:`humanlike.curriculum.pipeline.process_chunk_scorer` are forked from a forkserver
 and inherit its memory copy-on-write. What each worker would otherwise load for itself on its first
 metrics is loaded here once: ``lexicalrichness`` with what it imports at module level (pandas, scipy,
-nltk, matplotlib: about 150 MB a process) and the ``wordfreq`` lexicon (about 55 MB, a frozenset that
-lookups only read). Without the curriculum extra installed this loads nothing, and the workers fail on
-their first metrics with the usual ImportError.
+nltk, matplotlib) and the ``wordfreq`` lexicon (a frozenset that lookups only read). Without the
+curriculum extra installed this loads nothing, and the workers fail on their first metrics with the
+usual ImportError.
 """
 
 from __future__ import annotations
