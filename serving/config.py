@@ -50,6 +50,13 @@ class ServeConfig(BaseModel):
     tls_cert: str | None = Field(None, description="PEM certificate chain: serve gRPC over TLS")
     tls_key: str | None = Field(None, description="PEM private key for tls_cert")
     drain_timeout_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight work may take")
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        description="how long an idle HTTP connection stays open; longer than the idle timeout of the proxy "
+        "or load balancer in front (60 s on common ones), so that the server never closes a connection "
+        "a client is about to reuse",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("http_port", "grpc_port", mode="before")

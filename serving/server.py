@@ -80,6 +80,8 @@ async def serve(config: ServeConfig, on_event: Callable[[dict[str, Any]], None] 
                 create_app(core, metrics),
                 log_level=config.log_level,
                 access_log=False,
+                # uvicorn's 5 s default races clients and proxies that reuse a connection just as it closes
+                timeout_keep_alive=config.keep_alive_s,
                 lifespan="off",
                 timeout_graceful_shutdown=int(config.drain_timeout_s) or None,
             )

@@ -7,8 +7,10 @@ import itertools
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -282,6 +284,33 @@ def test_overload_is_refused_cleanly(bundle: Path) -> None:
         assert s.metric("humanlike_queue_texts") == 0
         assert client.post("/v1/score", json={"texts": ["served again"]}).status_code == 200
     assert s.process.returncode == 0
+
+
+def _open_after_idle(port: int, idle_s: float) -> bool:
+    """One keep-alive request on a raw socket, then ``idle_s`` of silence: is the connection still open?"""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        time.sleep(idle_s)
+        sock.setblocking(False)
+        try:
+            rest = sock.recv(4096)  # the body's bytes (if not read yet), then b"" once the server closed
+            if rest:
+                time.sleep(0.1)
+                rest = sock.recv(4096)
+        except BlockingIOError:
+            return True
+        return rest != b""
+
+
+def test_idle_connections_stay_open_for_the_keep_alive(bundle: Path) -> None:
+    with Server(bundle, "--keep-alive", "2") as s:
+        assert _open_after_idle(s.http_port, 0.5)
+        assert not _open_after_idle(s.http_port, 3.5)
+    assert ServeConfig(bundle="b").keep_alive_s > 60  # past common proxies' idle timeout
 
 
 def test_deadlines_and_disconnects_drop_queued_work(bundle: Path) -> None:

@@ -18,6 +18,7 @@ FLAG_NAMES = {
     "grpc_port": "--grpc",
     "request_timeout_s": "--request-timeout",
     "drain_timeout_s": "--drain-timeout",
+    "keep_alive_s": "--keep-alive",
 }
 NOT_FLAGS = {"bundle", "auth_token"}  # the bundle is positional; a token never goes on a command line
 
