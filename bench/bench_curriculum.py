@@ -59,11 +59,11 @@ def _role(cmdline: str, parent_role: str | None) -> str:
     return "wrapper" if parent_role is None else "other"
 
 
-def tree_pss_kib(root: int) -> tuple[int, dict[str, int]]:
+def tree_pss_kib(root: int) -> tuple[int, dict[str, int], dict[str, int]]:
     """Memory of ``root`` and all its descendants (the command, its forkserver, its workers): the sum
     of their proportional set sizes, so pages they share (the forkserver's imports, inherited by the
-    workers) count once, where a sum of RSS would count them in every process; and the largest PSS of
-    a process of each role (command, forkserver, worker, ...)."""
+    workers) count once, where a sum of RSS would count them in every process; the largest PSS of
+    a process of each role (command, forkserver, worker, ...); and the summed PSS of each role."""
     children: dict[int, list[int]] = defaultdict(list)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -71,7 +71,7 @@ def tree_pss_kib(root: int) -> tuple[int, dict[str, int]]:
         except (OSError, IndexError, ValueError):
             continue
         children[parent].append(int(stat.parent.name))
-    total, by_role = 0, {}
+    total, by_role, role_sums = 0, {}, {}
     todo: list[tuple[int, str | None]] = [(root, None)]
     while todo:
         pid, parent_role = todo.pop()
@@ -85,23 +85,26 @@ def tree_pss_kib(root: int) -> tuple[int, dict[str, int]]:
         pss = int(found.group(1)) if found else 0
         total += pss
         by_role[role] = max(by_role.get(role, 0), pss)
-    return total, by_role
+        role_sums[role] = role_sums.get(role, 0) + pss
+    return total, by_role, role_sums
 
 
 def run_sampling_tree_pss(
     command: list[str], every_s: float = 0.5
-) -> tuple[subprocess.CompletedProcess[str], int, dict[str, int]]:
-    """Runs ``command``; returns its result, the peak of its process tree's summed PSS (KiB), and the
-    peak PSS of one process of each role (KiB)."""
+) -> tuple[subprocess.CompletedProcess[str], int, dict[str, int], dict[str, int]]:
+    """Runs ``command``; returns its result, the peak of its process tree's summed PSS (KiB), the
+    peak PSS of one process of each role (KiB), and each role's summed PSS at the tree's peak (KiB):
+    what the peak is made of."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak, peak_by_role = 0, {}
+    peak, peak_by_role, at_peak = 0, {}, {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, at_peak
         while not done.wait(every_s):
-            total, by_role = tree_pss_kib(proc.pid)
-            peak = max(peak, total)
+            total, by_role, role_sums = tree_pss_kib(proc.pid)
+            if total > peak:
+                peak, at_peak = total, role_sums
             for role, kib in by_role.items():
                 peak_by_role[role] = max(peak_by_role.get(role, 0), kib)
 
@@ -110,7 +113,7 @@ def run_sampling_tree_pss(
     stdout, stderr = proc.communicate()
     done.set()
     sampler.join()
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak, peak_by_role
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak, peak_by_role, at_peak
 
 
 def cpu_model() -> str:
@@ -200,7 +203,7 @@ def main() -> int:
                 "--batch-size", str(args.batch_size), "--no-progress",
             ]  # fmt: skip
             start = time.perf_counter()
-            done, tree_peak_kib, by_role = run_sampling_tree_pss(
+            done, tree_peak_kib, by_role, at_peak = run_sampling_tree_pss(
                 [sys.executable, "-c", RSS_WRAPPER, *command]
             )
             wall = time.perf_counter() - start
@@ -226,6 +229,9 @@ def main() -> int:
                 "peak_tree_pss_mib": round(tree_peak_kib / 1024, 1),
                 "peak_pss_mib_by_process": {
                     role: round(kib / 1024, 1) for role, kib in sorted(by_role.items()) if role != "wrapper"
+                },
+                "tree_pss_mib_at_peak_by_role": {
+                    role: round(kib / 1024, 1) for role, kib in sorted(at_peak.items()) if role != "wrapper"
                 },
                 "counts": manifest["counts"],
             }

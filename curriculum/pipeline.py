@@ -48,14 +48,24 @@ from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES, ExternalSorter, floa
 from humanlike.curriculum.progress import Progress
 from humanlike.curriculum.quality import QUALITY_FORMULA, GroupStats
 from humanlike.curriculum.scoring import (
+    WORKER_BUNDLE_ENV,
     ChunkScorer,
+    ScoredChunk,
     ScoredRow,
     ScoringOptions,
     metrics_process_pool,
-    numbered,
     reject_line,
 )
-from humanlike.curriculum.sources import input_size, is_parquet, jsonl_to_parquet, read_chunks
+from humanlike.curriculum.sources import (
+    Chunk,
+    ChunkSpan,
+    chunk_spans,
+    input_size,
+    is_parquet,
+    jsonl_to_parquet,
+    read_chunks,
+    read_span,
+)
 from humanlike.detector.atomic import atomic_writer, write_bytes_atomic
 from humanlike.detector.bundle import CHECKSUM_FILE, read_bundle
 from humanlike.detector.runtime import Detector, Device
@@ -150,10 +160,11 @@ class CurriculumSummary:
     resumed_chunks: int
 
 
-# A scorer over a run of chunks: yields (first line, results) per chunk in input order, where
-# results are ChunkScorer.score's. The local engine scores in process (local_chunk_scorer) or in worker
-# processes (process_chunk_scorer, the CLI's choice for n-gram bundles); the Ray engine hands its own in.
-ChunkResults = Iterator[tuple[int, list[bytes | str], int]]
+# A scorer over a run of chunks: yields each chunk's ScoredChunk (ChunkScorer.score's results, numbered
+# and joined into the checkpoint files' bytes) in input order. The local engine scores in process
+# (local_chunk_scorer) or in worker processes (process_chunk_scorer, the CLI's choice for n-gram
+# bundles); the Ray engine hands its own in.
+ChunkResults = Iterator[ScoredChunk]
 ScoreChunks = Callable[[Path, int, int, int], ChunkResults]
 
 
@@ -166,7 +177,7 @@ def local_chunk_scorer(detector: Detector, options: ScoringOptions) -> ScoreChun
         with metrics_process_pool() as pool:
             scorer = ChunkScorer(detector, options, metrics_pool=pool)
             for chunk in read_chunks(path, chunk_lines, start, start_line):
-                yield chunk.first_line, scorer.score(chunk.rows), chunk.end
+                yield ScoredChunk.of(chunk.first_line, scorer.score(chunk.rows), chunk.end)
 
     return score_chunks
 
@@ -181,14 +192,20 @@ def _load_worker(bundle: str, options: ScoringOptions, threads: int, device: Dev
 
 WORKER_SLICE_ROWS = 1000
 """Rows a worker scores at once: a chunk's parsed rows, scores and metrics exist a slice at a time."""
+WORKER_CHUNKS = 20
+"""Chunks a worker scores before a fresh one replaces it: a worker's heap only grows (freed memory is
+seldom returned), so a long job recycles them. A fresh worker forks from the forkserver with the shared
+featurizer and loads only the ONNX session."""
 
 
-def _score_in_worker(rows: list[bytes | dict[str, Any]]) -> list[bytes | str]:
+def _score_in_worker(path: str, chunk: Chunk | ChunkSpan) -> ScoredChunk:
+    """Scores one chunk; a JSONL chunk comes as its span, and the worker reads its lines itself."""
     assert _WORKER_SCORER is not None, "the pool's initializer loads the bundle"
+    rows = read_span(Path(path), chunk) if isinstance(chunk, ChunkSpan) else chunk.rows
     results: list[bytes | str] = []
     for i in range(0, len(rows), WORKER_SLICE_ROWS):
         results.extend(_WORKER_SCORER.score(rows[i : i + WORKER_SLICE_ROWS]))
-    return results
+    return ScoredChunk.of(chunk.first_line, results, chunk.end)
 
 
 def process_chunk_scorer(
@@ -205,13 +222,19 @@ def process_chunk_scorer(
     Why: the n-gram bundle's graph is cheap and its featurizer is Python, so one process scoring
     while a second computes the metrics leaves the first the bottleneck (0.65 of the raw scoring rate
     at 100k texts); whole chunks per process use every core for every step. At most ``workers + 1``
-    chunks are in flight, so memory stays bounded. ``forkserver``: never fork a process that holds
-    ONNX Runtime's thread pool.
+    chunks are in flight, so memory stays bounded. This process never holds a JSONL chunk's rows: it
+    hands a worker the chunk's byte span, and gets back the chunk's checkpoint files as two bytes
+    objects (:class:`~humanlike.curriculum.scoring.ScoredChunk`). ``forkserver``: never fork a
+    process that holds ONNX Runtime's thread pool.
     """
     context = multiprocessing.get_context("forkserver")
     # The workers are forked from the forkserver: what it imported, they share (the libraries, the
-    # metrics' lexicalrichness and lexicon; the forkserver's PSS is in bench/RESULTS.md). Importing
-    # ONNX Runtime starts no thread pool; a session would.
+    # metrics' lexicalrichness and lexicon, the bundle's featurizer; see worker_preload; the PSS of
+    # each process is in bench/RESULTS.md). Importing ONNX Runtime starts no thread pool; a session
+    # would. The forkserver reads the bundle's path from its environment when it starts (the first
+    # pool of this process); a forkserver already running keeps what it has, and its workers then
+    # build their own featurizer.
+    os.environ[WORKER_BUNDLE_ENV] = str(bundle)
     context.set_forkserver_preload(
         ["humanlike.curriculum.scoring", "humanlike.detector.runtime", "humanlike.curriculum.worker_preload"]
     )
@@ -220,18 +243,22 @@ def process_chunk_scorer(
         with ProcessPoolExecutor(
             workers,
             mp_context=context,
+            max_tasks_per_child=WORKER_CHUNKS,
             initializer=_load_worker,
             initargs=(str(bundle), options, threads_per_worker, device),
         ) as pool:
-            pending: deque[tuple[int, Future[list[bytes | str]], int]] = deque()
-            for chunk in read_chunks(path, chunk_lines, start, start_line):
-                pending.append((chunk.first_line, pool.submit(_score_in_worker, list(chunk.rows)), chunk.end))
+            chunks: Iterator[Chunk | ChunkSpan] = (
+                read_chunks(path, chunk_lines, start, start_line)
+                if is_parquet(path)
+                else chunk_spans(path, chunk_lines, start, start_line)
+            )
+            pending: deque[Future[ScoredChunk]] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_score_in_worker, str(path), chunk))
                 if len(pending) > workers:
-                    first, future, end = pending.popleft()
-                    yield first, future.result(), end
+                    yield pending.popleft().result()
             while pending:
-                first, future, end = pending.popleft()
-                yield first, future.result(), end
+                yield pending.popleft().result()
 
     return score_chunks
 
@@ -359,16 +386,13 @@ def build_curriculum(
         score = score_chunks or local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
         total, unit = input_size(input_path)
         bar = Progress("score", total, unit, enabled=progress, initial=state["next"])
-        for first_line, results, end in score(
-            input_path, options.chunk_lines, state["next"], state["next_line"]
-        ):
-            rows, rejects = numbered(first_line, results)
+        for chunk in score(input_path, options.chunk_lines, state["next"], state["next_line"]):
             i = state["chunks"]
-            write_bytes_atomic(work.rows(i), b"".join(rows))
-            write_bytes_atomic(work.rejects(i), b"".join(rejects))
-            state.update(chunks=i + 1, next=end, next_line=first_line + len(results))
+            write_bytes_atomic(work.rows(i), chunk.rows)
+            write_bytes_atomic(work.rejects(i), chunk.rejects)
+            state.update(chunks=i + 1, next=chunk.end, next_line=chunk.first_line + chunk.n_lines)
             work.save(state)
-            bar.update(end - bar.done)
+            bar.update(chunk.end - bar.done)
         bar.close()
         state["complete"] = True
         work.save(state)

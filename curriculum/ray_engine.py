@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from humanlike.curriculum.pipeline import ChunkResults, ScoreChunks
-from humanlike.curriculum.scoring import ChunkScorer, ScoringOptions
+from humanlike.curriculum.scoring import ChunkScorer, ScoredChunk, ScoringOptions
 from humanlike.curriculum.sources import is_parquet
 
 LINE = "__humanlike_line"
@@ -143,10 +143,10 @@ def ray_chunk_scorer(
                 results.append(reason if reason is not None else row)
                 end = line_end if line_end is not None else end + 1
                 if len(results) == chunk_lines:
-                    yield first, results, end
+                    yield ScoredChunk.of(first, results, end)
                     first += len(results)
                     results = []
         if results:
-            yield first, results, end
+            yield ScoredChunk.of(first, results, end)
 
     return score_chunks

@@ -46,6 +46,11 @@ class ScoringOptions:
     dedup: Deduplicator = field(default_factory=Deduplicator)
 
 
+WORKER_BUNDLE_ENV = "HUMANLIKE_WORKER_BUNDLE"
+"""The bundle whose featurizer the scoring workers' forkserver builds for them to share (see
+:mod:`humanlike.curriculum.worker_preload`)."""
+
+
 def reject_line(line: int, reason: str, step: str) -> bytes:
     return json.dumps({"line": line, "step": step, "reason": reason}).encode("utf-8") + b"\n"
 
@@ -157,6 +162,25 @@ def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[byte
         else:
             rows.append(b"%d\t" % line + result)
     return rows, rejects
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A scored chunk as the checkpoint stores it: its numbered row lines and reject lines, each
+    joined into the bytes of its file. Two bytes objects rather than a list per row, so that a chunk
+    crosses a process boundary as one copy and the process that writes it holds little."""
+
+    first_line: int
+    n_lines: int
+    end: int
+    """Where the next chunk starts (see :class:`humanlike.curriculum.sources.Chunk`)."""
+    rows: bytes
+    rejects: bytes
+
+    @classmethod
+    def of(cls, first_line: int, results: Sequence[bytes | str], end: int) -> ScoredChunk:
+        rows, rejects = numbered(first_line, results)
+        return cls(first_line, len(results), end, b"".join(rows), b"".join(rejects))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ carries the byte offset after its last line, which is where a resumed job seeks 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,40 @@ class Chunk:
     """Raw JSONL lines (bytes, newline included) or Parquet rows as dicts."""
     end: int
     """JSONL: byte offset after the chunk; Parquet: rows read so far."""
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """Where a JSONL chunk lies in its file, for a process that reads the chunk itself."""
+
+    first_line: int
+    start: int
+    """Byte offset of the chunk's first line."""
+    end: int
+    """Byte offset after the chunk's last line."""
+
+
+def chunk_spans(path: Path, chunk_lines: int, start: int = 0, start_line: int = 1) -> Iterator[ChunkSpan]:
+    """The spans of the JSONL chunks :func:`read_chunks` would yield, found without keeping any line."""
+    with path.open("rb") as f:
+        f.seek(start)
+        offset, line, n = start, start_line, 0
+        chunk_start = offset
+        for raw in f:
+            offset += len(raw)
+            n += 1
+            if n == chunk_lines:
+                yield ChunkSpan(line, chunk_start, offset)
+                line, n, chunk_start = line + n, 0, offset
+        if n:
+            yield ChunkSpan(line, chunk_start, offset)
+
+
+def read_span(path: Path, span: ChunkSpan) -> list[bytes]:
+    """The lines of ``span`` (newline included), split as iterating the file splits them."""
+    with path.open("rb") as f:
+        f.seek(span.start)
+        return list(io.BytesIO(f.read(span.end - span.start)))
 
 
 def input_size(path: Path) -> tuple[int, str]:

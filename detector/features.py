@@ -28,6 +28,7 @@ The parity test (ONNX scores vs scikit-learn's on real texts) is what keeps this
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -307,3 +308,32 @@ class SparseNgramFeaturizer:
             count=counts.astype(np.float32),
             n_texts=len(texts),
         )
+
+
+Featurizer = NgramFeaturizer | SparseNgramFeaturizer
+
+_SHARED: dict[str, Featurizer] = {}
+"""Featurizers built ahead by :func:`share_featurizer`, by the sha256 of their ``features.json``."""
+
+
+def build_featurizer(spec: FeatureSpec) -> Featurizer:
+    return NgramFeaturizer(spec) if isinstance(spec, NgramFeatureSpec) else SparseNgramFeaturizer(spec)
+
+
+def load_featurizer(data: bytes) -> Featurizer:
+    """The featurizer of a bundle's ``features.json`` bytes: the one :func:`share_featurizer` built
+    from the same bytes, else a new one.
+
+    Raises:
+        ValueError: ``data`` is not a valid spec (pydantic's ValidationError and json's errors).
+    """
+    shared = _SHARED.get(hashlib.sha256(data).hexdigest())
+    return shared if shared is not None else build_featurizer(read_feature_spec(data))
+
+
+def share_featurizer(data: bytes) -> None:
+    """Builds the featurizer of ``data`` now, for :func:`load_featurizer` in this process and in the
+    processes forked from it later. Why: forked workers then read one copy of its hash tables and
+    vocabulary (copy-on-write pages that nobody writes) instead of each parsing the spec and building
+    its own. A featurizer is never changed after it is built, so sharing it changes no score."""
+    _SHARED.setdefault(hashlib.sha256(data).hexdigest(), build_featurizer(read_feature_spec(data)))

@@ -23,12 +23,7 @@ from humanlike.detector.bundle import (
     BundleManifest,
     read_bundle,
 )
-from humanlike.detector.features import (
-    NgramFeatureSpec,
-    NgramFeaturizer,
-    SparseNgramFeaturizer,
-    read_feature_spec,
-)
+from humanlike.detector.features import load_featurizer
 from humanlike.detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -204,12 +199,7 @@ class Detector:
             default_cap = (64 if manifest.kind == "transformer" else 8) * spec.max_tokens
         else:
             try:
-                features = read_feature_spec((root / FEATURES_FILE).read_bytes())
-                featurizer = (
-                    NgramFeaturizer(features)
-                    if isinstance(features, NgramFeatureSpec)
-                    else SparseNgramFeaturizer(features)
-                )
+                featurizer = load_featurizer((root / FEATURES_FILE).read_bytes())
             except ValueError as e:  # pydantic's ValidationError and json's errors are ValueErrors
                 raise BundleError(f"bundle {root}: invalid {FEATURES_FILE}: {e}") from e
             self._inputs = NgramWindows(featurizer)

@@ -330,6 +330,50 @@ def test_jsonl_blocks_cover_every_line_once(corpus_input: Path) -> None:
             assert read[-1][END] == len(data)
 
 
+def test_chunk_spans_read_the_lines_read_chunks_reads(tmp_path: Path) -> None:
+    """A worker reading its chunk's byte span gets the lines, first line and end the command's
+    reader would have handed it: also for carriage returns, form feeds, broken UTF-8, a last line
+    without a newline, and from a resumed offset."""
+    from humanlike.curriculum.sources import chunk_spans, read_chunks, read_span
+
+    path = tmp_path / "awkward.jsonl"
+    lines = [b'{"text": "line %d"}\n' % i for i in range(23)]
+    lines[3] = b'{"text": "a\rcarriage\x0bvertical\x0cfeed"}\n'
+    lines[8] = b"\xff\xfe not utf-8\n"
+    lines[-1] = b'{"text": "no newline at the end"}'
+    path.write_bytes(b"".join(lines))
+    resume = len(b"".join(lines[:7]))
+    for start, start_line in ((0, 1), (resume, 8)):
+        for chunk_lines in (1, 5, 23, 100):
+            chunks = list(read_chunks(path, chunk_lines, start, start_line))
+            spans = list(chunk_spans(path, chunk_lines, start, start_line))
+            assert [read_span(path, s) for s in spans] == [c.rows for c in chunks]
+            assert [(s.first_line, s.end) for s in spans] == [(c.first_line, c.end) for c in chunks]
+            assert spans[0].start == start and spans[-1].end == path.stat().st_size
+
+
+def test_a_shared_featurizer_serves_only_the_same_features_json(
+    bundle: Path, corpus: list[CorpusRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the workers' forkserver builds ahead is what a Detector would build, and a Detector takes
+    it only for the very bytes it was built from."""
+    import numpy as np
+
+    from humanlike.detector import features
+
+    monkeypatch.setattr(features, "_SHARED", {})
+    data = (bundle / "features.json").read_bytes()
+    fresh = features.load_featurizer(data)
+    features.share_featurizer(data)
+    shared = features.load_featurizer(data)
+    assert shared is features.load_featurizer(data) and shared is not fresh
+    assert features.load_featurizer(data + b" ") is not shared  # the same spec, other bytes
+    texts = [r.text for r in corpus[:50]]
+    for name, array in fresh.encode(texts).as_feed().items():
+        np.testing.assert_array_equal(shared.encode(texts).as_feed()[name], array)
+    assert Detector(bundle, device="cpu")._inputs._featurizer is shared  # type: ignore[attr-defined]
+
+
 @pytest.mark.slow  # starts a local Ray cluster
 def test_ray_engine_matches_the_local_engine(
     bundle: Path, corpus_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
