@@ -49,12 +49,14 @@ from humanlike.curriculum.progress import Progress
 from humanlike.curriculum.quality import QUALITY_FORMULA, GroupStats
 from humanlike.curriculum.scoring import (
     WORKER_BUNDLE_ENV,
+    ChunkFiles,
     ChunkScorer,
     ScoredChunk,
     ScoredRow,
     ScoringOptions,
     metrics_process_pool,
     reject_line,
+    write_chunk,
 )
 from humanlike.curriculum.sources import (
     Chunk,
@@ -160,12 +162,12 @@ class CurriculumSummary:
     resumed_chunks: int
 
 
-# A scorer over a run of chunks: yields each chunk's ScoredChunk (ChunkScorer.score's results, numbered
-# and joined into the checkpoint files' bytes) in input order. The local engine scores in process
+# A scorer over a run of chunks: scores each chunk (ChunkScorer.score), writes it to the files ChunkFiles
+# names (write_chunk) and yields its ScoredChunk, in input order. The local engine scores in process
 # (local_chunk_scorer) or in worker processes (process_chunk_scorer, the CLI's choice for n-gram
 # bundles); the Ray engine hands its own in.
 ChunkResults = Iterator[ScoredChunk]
-ScoreChunks = Callable[[Path, int, int, int], ChunkResults]
+ScoreChunks = Callable[[Path, int, int, int, ChunkFiles], ChunkResults]
 
 
 def local_chunk_scorer(detector: Detector, options: ScoringOptions) -> ScoreChunks:
@@ -173,11 +175,13 @@ def local_chunk_scorer(detector: Detector, options: ScoringOptions) -> ScoreChun
     meanwhile. The choice for bundles whose graph is the cost (LM, transformer): the graph gets every
     core's thread, and the metrics' share is small beside it."""
 
-    def score_chunks(path: Path, chunk_lines: int, start: int, start_line: int) -> ChunkResults:
+    def score_chunks(
+        path: Path, chunk_lines: int, start: int, start_line: int, files: ChunkFiles
+    ) -> ChunkResults:
         with metrics_process_pool() as pool:
             scorer = ChunkScorer(detector, options, metrics_pool=pool)
-            for chunk in read_chunks(path, chunk_lines, start, start_line):
-                yield ScoredChunk.of(chunk.first_line, scorer.score(chunk.rows), chunk.end)
+            for k, chunk in enumerate(read_chunks(path, chunk_lines, start, start_line)):
+                yield write_chunk(chunk.first_line, scorer.score(chunk.rows), chunk.end, files(k))
 
     return score_chunks
 
@@ -198,14 +202,15 @@ seldom returned), so a long job recycles them. A fresh worker forks from the for
 featurizer and loads only the ONNX session."""
 
 
-def _score_in_worker(path: str, chunk: Chunk | ChunkSpan) -> ScoredChunk:
-    """Scores one chunk; a JSONL chunk comes as its span, and the worker reads its lines itself."""
+def _score_in_worker(path: str, chunk: Chunk | ChunkSpan, files: tuple[Path, Path]) -> ScoredChunk:
+    """Scores one chunk and writes its files; a JSONL chunk comes as its span, and the worker reads
+    its lines itself."""
     assert _WORKER_SCORER is not None, "the pool's initializer loads the bundle"
     rows = read_span(Path(path), chunk) if isinstance(chunk, ChunkSpan) else chunk.rows
     results: list[bytes | str] = []
     for i in range(0, len(rows), WORKER_SLICE_ROWS):
         results.extend(_WORKER_SCORER.score(rows[i : i + WORKER_SLICE_ROWS]))
-    return ScoredChunk.of(chunk.first_line, results, chunk.end)
+    return write_chunk(chunk.first_line, results, chunk.end, files)
 
 
 def process_chunk_scorer(
@@ -223,9 +228,9 @@ def process_chunk_scorer(
     while a second computes the metrics leaves the first the bottleneck (0.65 of the raw scoring rate
     at 100k texts); whole chunks per process use every core for every step. At most ``workers + 1``
     chunks are in flight, so memory stays bounded. This process never holds a JSONL chunk's rows: it
-    hands a worker the chunk's byte span, and gets back the chunk's checkpoint files as two bytes
-    objects (:class:`~humanlike.curriculum.scoring.ScoredChunk`). ``forkserver``: never fork a
-    process that holds ONNX Runtime's thread pool.
+    hands a worker the chunk's byte span and the chunk's checkpoint files, which the worker reads and
+    writes itself; only a :class:`~humanlike.curriculum.scoring.ScoredChunk` comes back.
+    ``forkserver``: never fork a process that holds ONNX Runtime's thread pool.
     """
     context = multiprocessing.get_context("forkserver")
     # The workers are forked from the forkserver: what it imported, they share (the libraries, the
@@ -239,7 +244,9 @@ def process_chunk_scorer(
         ["humanlike.curriculum.scoring", "humanlike.detector.runtime", "humanlike.curriculum.worker_preload"]
     )
 
-    def score_chunks(path: Path, chunk_lines: int, start: int, start_line: int) -> ChunkResults:
+    def score_chunks(
+        path: Path, chunk_lines: int, start: int, start_line: int, files: ChunkFiles
+    ) -> ChunkResults:
         with ProcessPoolExecutor(
             workers,
             mp_context=context,
@@ -253,8 +260,8 @@ def process_chunk_scorer(
                 else chunk_spans(path, chunk_lines, start, start_line)
             )
             pending: deque[Future[ScoredChunk]] = deque()
-            for chunk in chunks:
-                pending.append(pool.submit(_score_in_worker, str(path), chunk))
+            for k, chunk in enumerate(chunks):
+                pending.append(pool.submit(_score_in_worker, str(path), chunk, files(k)))
                 if len(pending) > workers:
                     yield pending.popleft().result()
             while pending:
@@ -386,11 +393,18 @@ def build_curriculum(
         score = score_chunks or local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
         total, unit = input_size(input_path)
         bar = Progress("score", total, unit, enabled=progress, initial=state["next"])
-        for chunk in score(input_path, options.chunk_lines, state["next"], state["next_line"]):
-            i = state["chunks"]
-            write_bytes_atomic(work.rows(i), chunk.rows)
-            write_bytes_atomic(work.rejects(i), chunk.rejects)
-            state.update(chunks=i + 1, next=chunk.end, next_line=chunk.first_line + chunk.n_lines)
+        first_chunk = state["chunks"]
+
+        def files(k: int) -> tuple[Path, Path]:
+            return work.rows(first_chunk + k), work.rejects(first_chunk + k)
+
+        # A chunk's files may be written before the chunks ahead of it are recorded (workers run
+        # ahead): a chunk is done only once state.json records it, and a resumed job writes again
+        # whatever it does not record, with the same bytes.
+        for chunk in score(input_path, options.chunk_lines, state["next"], state["next_line"], files):
+            state.update(
+                chunks=state["chunks"] + 1, next=chunk.end, next_line=chunk.first_line + chunk.n_lines
+            )
             work.save(state)
             bar.update(chunk.end - bar.done)
         bar.close()

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from humanlike.curriculum.pipeline import ChunkResults, ScoreChunks
-from humanlike.curriculum.scoring import ChunkScorer, ScoredChunk, ScoringOptions
+from humanlike.curriculum.scoring import ChunkFiles, ChunkScorer, ScoringOptions, write_chunk
 from humanlike.curriculum.sources import is_parquet
 
 LINE = "__humanlike_line"
@@ -101,7 +101,9 @@ def ray_chunk_scorer(
     """
     import ray
 
-    def score_chunks(path: Path, chunk_lines: int, start: int, start_line: int) -> ChunkResults:
+    def score_chunks(
+        path: Path, chunk_lines: int, start: int, start_line: int, files: ChunkFiles
+    ) -> ChunkResults:
         """``start`` is where the checkpoint stopped: a row count (Parquet) or a byte offset (JSONL)."""
         parquet = is_parquet(path)
         if not ray.is_initialized():
@@ -128,7 +130,7 @@ def ray_chunk_scorer(
             num_cpus=threads_per_actor,
         )
         results: list[bytes | str] = []
-        first, end, seen = start_line, start, 0
+        first, end, seen, k = start_line, start, 0, 0
         for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
             assert isinstance(batch, pa.Table)
             rows = batch.column("row").to_pylist()
@@ -143,10 +145,10 @@ def ray_chunk_scorer(
                 results.append(reason if reason is not None else row)
                 end = line_end if line_end is not None else end + 1
                 if len(results) == chunk_lines:
-                    yield ScoredChunk.of(first, results, end)
-                    first += len(results)
+                    yield write_chunk(first, results, end, files(k))
+                    first, k = first + len(results), k + 1
                     results = []
         if results:
-            yield ScoredChunk.of(first, results, end)
+            yield write_chunk(first, results, end, files(k))
 
     return score_chunks

@@ -18,13 +18,15 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from humanlike.curriculum.dedup import Deduplicator
 from humanlike.curriculum.quality import TextQuality, text_quality
+from humanlike.detector.atomic import write_bytes_atomic
 from humanlike.detector.ranking import UnscorableLine, parse_line
 from humanlike.detector.runtime import Detector
 
@@ -166,21 +168,28 @@ def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[byte
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A scored chunk as the checkpoint stores it: its numbered row lines and reject lines, each
-    joined into the bytes of its file. Two bytes objects rather than a list per row, so that a chunk
-    crosses a process boundary as one copy and the process that writes it holds little."""
+    """A chunk scored and written to its two checkpoint files (see :func:`write_chunk`)."""
 
     first_line: int
     n_lines: int
     end: int
     """Where the next chunk starts (see :class:`humanlike.curriculum.sources.Chunk`)."""
-    rows: bytes
-    rejects: bytes
 
-    @classmethod
-    def of(cls, first_line: int, results: Sequence[bytes | str], end: int) -> ScoredChunk:
-        rows, rejects = numbered(first_line, results)
-        return cls(first_line, len(results), end, b"".join(rows), b"".join(rejects))
+
+ChunkFiles = Callable[[int], tuple[Path, Path]]
+"""The (rows, rejects) checkpoint files of the k-th chunk (0-based) a run of chunk scoring yields."""
+
+
+def write_chunk(
+    first_line: int, results: Sequence[bytes | str], end: int, files: tuple[Path, Path]
+) -> ScoredChunk:
+    """Numbers consecutive results and writes them to a chunk's (rows, rejects) files, each renamed
+    into place when complete. Whoever scores a chunk writes it: a worker process, so that the rows
+    never cross to the process that orders them."""
+    rows, rejects = numbered(first_line, results)
+    write_bytes_atomic(files[0], b"".join(rows))
+    write_bytes_atomic(files[1], b"".join(rejects))
+    return ScoredChunk(first_line, len(results), end)
 
 
 @dataclass(frozen=True)
