@@ -336,4 +336,6 @@ def share_featurizer(data: bytes) -> None:
     processes forked from it later. Why: forked workers then read one copy of its hash tables and
     vocabulary (copy-on-write pages that nobody writes) instead of each parsing the spec and building
     its own. A featurizer is never changed after it is built, so sharing it changes no score."""
-    _SHARED.setdefault(hashlib.sha256(data).hexdigest(), build_featurizer(read_feature_spec(data)))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in _SHARED:  # built once, however often it is asked for
+        _SHARED[digest] = build_featurizer(read_feature_spec(data))
