@@ -62,7 +62,8 @@ class LevelResult:
 
 
 class ServerProcess:
-    def __init__(self, bundle: str, threads: int, *args: str) -> None:
+    def __init__(self, bundle: str, threads: int | None, *args: str) -> None:
+        """``threads``: ONNX Runtime threads (per scoring process); None leaves the server's default."""
         cmd = [
             sys.executable,
             "-m",
@@ -73,8 +74,7 @@ class ServerProcess:
             "0",
             "--grpc",
             "0",
-            "--threads",
-            str(threads),
+            *(("--threads", str(threads)) if threads is not None else ()),
             "--log-level",
             "warning",
             *args,

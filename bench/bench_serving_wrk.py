@@ -6,8 +6,11 @@
 1. Raw runtime: ``Detector.score_texts`` (batch 64) on the same texts, in this process, best of 3.
 2. For each ``--texts-per-request`` k: ``wrk -c 32`` against ``humanlike serve`` with default settings
    (dynamic batching) and against one with batches of one window and no wait (``--max-batch-size 1
-   --max-wait-ms 0``); every request's body is the next k texts of the same list (a Lua script cycles
-   through them), so the server scores the texts the raw runtime scored. texts/s = requests/s x k.
+   --max-wait-ms 0``), each with the default scoring backend (``--scoring-processes auto``: one scoring
+   process per core for an n-gram bundle) and with graph calls on the server's own thread
+   (``--scoring-processes 0``, the only backend before 2026-12-01); every request's body is the next k
+   texts of the same list (a Lua script cycles through them), so the server scores the texts the raw
+   runtime scored. texts/s = requests/s x k.
 3. Overload: ``hey`` at 10x the measured dynamic-batching request rate, 200 workers, against a server
    with ``--max-queue-texts 64``: every answer must be 200 or 429 (hey lists any other status and any
    connection error), and the server must be ready afterwards.
@@ -35,8 +38,10 @@ from bench_serving import ServerProcess
 from benchlib import command, machine, now, write_result
 
 from humanlike.detector import Detector
-from humanlike.detector.runtime import usable_cores
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
+
+BATCH_OF_ONE = ("--max-batch-size", "1", "--max-wait-ms", "0")
+IN_PROCESS = ("--scoring-processes", "0")
 
 LUA = """
 bodies = {}
@@ -135,9 +140,11 @@ def main() -> int:
         script.write_text(LUA % bodies)
         for server, flags in (
             ("dynamic batching", ()),
-            ("batch of one", ("--max-batch-size", "1", "--max-wait-ms", "0")),
+            ("batch of one", BATCH_OF_ONE),
+            ("dynamic batching, in process", IN_PROCESS),
+            ("batch of one, in process", (*BATCH_OF_ONE, *IN_PROCESS)),
         ):
-            serve = ServerProcess(args.bundle, usable_cores(), *flags)
+            serve = ServerProcess(args.bundle, None, *flags)
             try:
                 run_wrk(serve.http, script, 2, args.concurrency)  # warm-up
                 result = run_wrk(serve.http, script, args.seconds, args.concurrency)
@@ -158,7 +165,7 @@ def main() -> int:
     body = work / "overload.json"
     body.write_text(json.dumps({"texts": texts[: base["texts_per_request"]]}))
     offered = 10 * base["requests_per_s"]
-    serve = ServerProcess(args.bundle, usable_cores(), "--max-queue-texts", "64")
+    serve = ServerProcess(args.bundle, None, "--max-queue-texts", "64")
     try:
         overload = run_hey(serve.http, body, args.seconds, 200, offered / 200)
         overload.update(
@@ -179,22 +186,25 @@ def main() -> int:
         "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
         "raw_runtime_texts_per_s": round(raw, 1),
         "levels": levels,
-        "batching_gain": {
-            str(k): round(
-                next(r for r in levels if r["texts_per_request"] == k and r["server"] == "dynamic batching")[
-                    "texts_per_s"
-                ]
-                / next(r for r in levels if r["texts_per_request"] == k and r["server"] == "batch of one")[
-                    "texts_per_s"
-                ],
-                2,
-            )
-            for k in args.texts_per_request
+        "batching_gain": {str(k): _gain(levels, k, "") for k in args.texts_per_request},
+        "batching_gain_in_process": {
+            str(k): _gain(levels, k, ", in process") for k in args.texts_per_request
         },
         "overload_10x": overload,
     }
     write_result(args.out, "serving-wrk", result)
     return 0
+
+
+def _gain(levels: list[dict[str, Any]], k: int, backend: str) -> float:
+    """texts/s with dynamic batching over texts/s with batches of one, same backend, k texts a request."""
+
+    def rate(server: str) -> float:
+        return float(
+            next(r for r in levels if r["texts_per_request"] == k and r["server"] == server)["texts_per_s"]
+        )
+
+    return round(rate("dynamic batching" + backend) / rate("batch of one" + backend), 2)
 
 
 def _timed(fn: Any) -> float:

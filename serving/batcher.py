@@ -1,8 +1,10 @@
 """Dynamic micro-batching: the windows of concurrent requests share graph calls.
 
-One :class:`MicroBatcher` owns one :class:`humanlike.detector.Detector`. Requests put their windows in a FIFO
-queue; a single worker task forms a batch, runs it on the inference thread, and hands each request its
-logits when all of its windows are done. A partial batch waits at most ``max_wait_s`` for company
+One :class:`MicroBatcher` feeds one :class:`humanlike.serving.backend.InferenceBackend`. Requests put
+their windows in a FIFO queue; a single worker task forms a batch whenever the backend has a free slot
+(one for the inference thread, one per scoring process), hands it over, and gives each request its
+logits when all of its windows are done. While every slot is busy the queue fills, so the next batch
+forms from what arrived meanwhile. A partial batch waits at most ``max_wait_s`` for company
 (Triton's ``max_queue_delay``), so a lone request pays that much latency and a busy server fills
 batches without waiting.
 
@@ -24,13 +26,13 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from humanlike.detector.inputs import Window
-from humanlike.detector.runtime import Detector, plan_batches
+from humanlike.detector.runtime import plan_batches
+from humanlike.serving.backend import InferenceBackend
 from humanlike.serving.metrics import ServerMetrics
 
 
@@ -48,10 +50,10 @@ class _Job:
 
 
 class MicroBatcher:
-    """Runs windows of many requests through one detector in token-capped batches.
+    """Runs windows of many requests through one backend in token-capped batches.
 
     Args:
-        detector: the loaded model.
+        backend: where the graph calls run (the model's inference thread or scoring processes).
         max_batch_tokens: cap on a batch's padded size (windows x longest window).
         max_batch_size: most windows in one graph call.
         max_wait_s: how long a partial batch waits for more windows.
@@ -60,14 +62,14 @@ class MicroBatcher:
 
     def __init__(
         self,
-        detector: Detector,
+        backend: InferenceBackend,
         *,
         max_batch_tokens: int,
         max_batch_size: int,
         max_wait_s: float,
         metrics: ServerMetrics,
     ) -> None:
-        self.detector = detector
+        self.backend = backend
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
@@ -79,11 +81,11 @@ class MicroBatcher:
         self._queued_tokens = 0
         self._wakeup = asyncio.Event()
         self._closing = False
-        # One inference thread: graph calls run one at a time, each using all of ONNX Runtime's threads.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="humanlike-infer")
+        self._slots = asyncio.Semaphore(backend.slots)
+        self._running: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.throughput = 0.0
-        """Windows per second of recent graph calls (an exponential moving average)."""
+        """Windows per second over all slots, from recent graph calls (an exponential moving average)."""
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="humanlike-batcher")
@@ -111,7 +113,7 @@ class MicroBatcher:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        self._executor.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(None, self.backend.close)
 
     def _full(self) -> bool:
         return self._queued_windows >= self.max_batch_size or self._queued_tokens >= self.max_batch_tokens
@@ -141,28 +143,32 @@ class MicroBatcher:
         self._queued_tokens += sum(max(1, job.windows[i].size) for job, i in rest)
         return [candidates[k] for k in chosen]
 
-    def _infer(self, batch: list[tuple[_Job, int]]) -> np.ndarray:
-        """Runs on the inference thread: one graph call over windows of several jobs."""
+    @staticmethod
+    def _batch_inputs(batch: list[tuple[_Job, int]]) -> tuple[list[str], list[Window]]:
+        """The texts a batch reads (only those: a scoring process is sent them) and its windows,
+        renumbered to index that list."""
         texts: list[str] = []
-        base: dict[int, int] = {}
+        index: dict[tuple[int, int], int] = {}
         windows: list[Window] = []
         for job, i in batch:
-            if id(job) not in base:
-                base[id(job)] = len(texts)
-                texts.extend(job.texts)
             w = job.windows[i]
-            windows.append(replace(w, text_index=w.text_index + base[id(job)]))
-        return self.detector.run_windows(texts, windows)
+            key = (id(job), w.text_index)
+            if key not in index:
+                index[key] = len(texts)
+                texts.append(job.texts[w.text_index])
+            windows.append(replace(w, text_index=index[key]))
+        return texts, windows
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if not self._queue:
                 if self._closing:
-                    return
+                    break
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            await self._slots.acquire()  # the queue goes on filling while every slot is busy
             if self.max_wait_s > 0 and not self._closing:
                 deadline = loop.time() + self.max_wait_s
                 while not self._full() and (remaining := deadline - loop.time()) > 0:
@@ -171,24 +177,34 @@ class MicroBatcher:
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
             batch = self._take_batch()
             if not batch:
+                self._slots.release()
                 continue
-            jobs = {id(job): job for job, _ in batch}
-            started = time.perf_counter()
-            try:
-                logits = await loop.run_in_executor(self._executor, self._infer, batch)
-            except Exception as e:  # a graph failure fails the requests in this batch, not the server
-                for job in jobs.values():
-                    if not job.future.done():
-                        job.future.set_exception(e)
-                continue
-            elapsed = time.perf_counter() - started
-            self._metrics.batch_seconds.observe(elapsed)
-            self._metrics.batch_windows.observe(len(batch))
-            self._metrics.batch_requests.observe(len(jobs))
-            rate = len(batch) / max(elapsed, 1e-6)
-            self.throughput = rate if self.throughput == 0 else 0.8 * self.throughput + 0.2 * rate
-            for (job, i), logit in zip(batch, logits, strict=True):
-                job.logits[i] = logit
-                job.left -= 1
-                if job.left == 0 and not job.future.done():
-                    job.future.set_result(job.logits)
+            task = loop.create_task(self._run_batch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        if self._running:
+            await asyncio.gather(*self._running)
+
+    async def _run_batch(self, batch: list[tuple[_Job, int]]) -> None:
+        jobs = {id(job): job for job, _ in batch}
+        started = time.perf_counter()
+        try:
+            logits = await self.backend.run_windows(*self._batch_inputs(batch))
+        except Exception as e:  # a graph failure fails the requests in this batch, not the server
+            for job in jobs.values():
+                if not job.future.done():
+                    job.future.set_exception(e)
+            return
+        finally:
+            self._slots.release()
+        elapsed = time.perf_counter() - started
+        self._metrics.batch_seconds.observe(elapsed)
+        self._metrics.batch_windows.observe(len(batch))
+        self._metrics.batch_requests.observe(len(jobs))
+        rate = len(batch) / max(elapsed, 1e-6) * self.backend.slots  # slots run side by side
+        self.throughput = rate if self.throughput == 0 else 0.8 * self.throughput + 0.2 * rate
+        for (job, i), logit in zip(batch, logits, strict=True):
+            job.logits[i] = logit
+            job.left -= 1
+            if job.left == 0 and not job.future.done():
+                job.future.set_result(job.logits)

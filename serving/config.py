@@ -24,7 +24,17 @@ class ServeConfig(BaseModel):
     http_port: int | None = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
     grpc_port: int | None = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads (default: cores)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="ONNX Runtime intra-op threads (default: the cores, shared among the scoring processes)",
+    )
+    scoring_processes: int | Literal["auto"] = Field(
+        "auto",
+        description="processes that run graph calls, each with its own copy of the model: 0 runs them on "
+        "the server's own inference thread; auto: one per core for an n-gram bundle on CPU (its "
+        "featurizer is Python and would share the server's GIL), else 0",
+    )
     max_batch_tokens: int | None = Field(
         None, ge=1, description="cap on a batch's padded size (windows x longest); default: the model's"
     )
@@ -63,6 +73,17 @@ class ServeConfig(BaseModel):
     @classmethod
     def _off(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip().lower() in ("off", "none", "") else value
+
+    @field_validator("scoring_processes", mode="before")
+    @classmethod
+    def _processes(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, int) and value < 0:
+            raise ValueError("scoring_processes is 0 (the server's own thread), a count, or auto")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ServeConfig:

@@ -17,13 +17,20 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from humanlike.detector.bundle import MANIFEST_FILE, BundleError
-from humanlike.detector.runtime import Detector, TextScore
+from humanlike.detector.runtime import Detector, TextScore, usable_cores
+from humanlike.serving.backend import (
+    InferenceBackend,
+    ProcessBackend,
+    ThreadBackend,
+    default_scoring_processes,
+)
 from humanlike.serving.batcher import MicroBatcher
 from humanlike.serving.config import ServeConfig
 from humanlike.serving.errors import (
@@ -187,8 +194,9 @@ class ScoringCore:
 
         detector = await loop.run_in_executor(None, load_and_warm)
         model_id = hashlib.sha256((detector.path / MANIFEST_FILE).read_bytes()).hexdigest()
+        backend = await loop.run_in_executor(None, self._backend_for, detector)
         batcher = MicroBatcher(
-            detector,
+            backend,
             max_batch_tokens=detector.max_batch_tokens,
             max_batch_size=self.config.max_batch_size,
             max_wait_s=self.config.max_wait_ms / 1000,
@@ -196,8 +204,41 @@ class ScoringCore:
         )
         batcher.start()
         loaded_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        log.info("loaded %s (%s, model_id %s)", bundle, detector.manifest.kind, model_id[:12])
+        log.info(
+            "loaded %s (%s, model_id %s, %s)",
+            bundle,
+            detector.manifest.kind,
+            model_id[:12],
+            f"{backend.slots} scoring processes" if isinstance(backend, ProcessBackend) else "in process",
+        )
         return ServedModel(detector, batcher, model_id, loaded_at, str(bundle))
+
+    def _backend_for(self, detector: Detector) -> InferenceBackend:
+        """The configured backend for a loaded detector, started and warm. Blocks (run off the loop).
+
+        Raises:
+            BundleError: a scoring process could not load the bundle.
+        """
+        processes = self.config.scoring_processes
+        if processes == "auto":
+            processes = default_scoring_processes(detector)
+        if processes == 0:
+            return ThreadBackend(detector)
+        backend = ProcessBackend(
+            detector.path,
+            processes,
+            device=self.config.device,
+            threads=self.config.threads or max(1, usable_cores() // processes),
+            max_batch_tokens=detector.max_batch_tokens,
+            on_restart=self.metrics.scoring_restarts.inc,
+        )
+        limit = detector.manifest.max_length
+        try:
+            backend.warm([t[:limit] for t in WARM_UP_TEXTS])
+        except BrokenProcessPool as e:
+            backend.close()
+            raise BundleError(f"bundle {detector.path}: a scoring process could not load it") from e
+        return backend
 
     async def reload(self, version: str | None = None) -> ModelDescription:
         """Re-reads the configured bundle, or loads ``version`` of the configured model repository

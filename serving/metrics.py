@@ -47,3 +47,8 @@ class ServerMetrics:
             "humanlike_ready", "1 when a model is loaded and warm and the server not draining", registry=r
         )
         self.reloads = Counter("humanlike_reloads", "Bundle reloads", ["outcome"], registry=r)
+        self.scoring_restarts = Counter(
+            "humanlike_scoring_restarts",
+            "Times the scoring processes were started again because one of them died",
+            registry=r,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import queue
 import shutil
 import signal
@@ -311,6 +312,47 @@ def test_idle_connections_stay_open_for_the_keep_alive(bundle: Path) -> None:
         assert _open_after_idle(s.http_port, 0.5)
         assert not _open_after_idle(s.http_port, 3.5)
     assert ServeConfig(bundle="b").keep_alive_s > 60  # past common proxies' idle timeout
+
+
+def _grandchildren(pid: int) -> set[int]:
+    """Processes whose parent is a child of ``pid`` (a server's scoring processes, under its forkserver)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process has gone
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    children = {p for p, parent in parents.items() if parent == pid}
+    return {p for p, parent in parents.items() if parent in children}
+
+
+@pytest.mark.parametrize("processes", ["0", "2"])
+def test_both_scoring_backends_score_like_the_runtime(bundle: Path, texts: list[str], processes: str) -> None:
+    """On the server's own thread and in scoring processes, concurrent requests sharing batches."""
+    expected = [s.p_llm for s in Detector(bundle, device="cpu").score_texts(texts)]
+    requests = [texts[i : i + 3] for i in range(0, len(texts), 3)]
+    with Server(bundle, "--scoring-processes", processes, "--max-wait-ms", "100") as s:
+        with ThreadPoolExecutor(len(requests)) as pool:
+            answers = list(pool.map(lambda t: s.http().post("/v1/score", json={"texts": t}), requests))
+        assert len(_grandchildren(s.process.pid)) == int(processes)
+        assert s.metric("humanlike_batch_requests_count") < len(requests)  # requests shared graph calls
+    got = [score["p_llm"] for answer in answers for score in answer.json()["scores"]]
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_scoring_process_that_dies_is_replaced(bundle: Path, texts: list[str]) -> None:
+    """A scoring process killed while idle costs no request; the server starts a new one."""
+    with Server(bundle, "--scoring-processes", "1") as s:
+        assert s.http().post("/v1/score", json={"texts": texts[:2]}).status_code == 200
+        (worker,) = _grandchildren(s.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        time.sleep(1.0)  # the pool notices the death on its own, before the next request
+        answers = [s.http().post("/v1/score", json={"texts": texts[:3]}) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200], answers[0].text
+        assert s.metric("humanlike_scoring_restarts_total") == 1
+        (replacement,) = _grandchildren(s.process.pid)
+        assert replacement != worker
 
 
 def test_deadlines_and_disconnects_drop_queued_work(bundle: Path) -> None:

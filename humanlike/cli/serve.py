@@ -37,7 +37,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         names,
         flags=FLAG_NAMES,
         env_prefix=ENV_PREFIX,
-        types={"http_port": str, "grpc_port": str},
+        types={"http_port": str, "grpc_port": str, "scoring_processes": str},
     )
     parser.add_argument(
         "--auth-token-file", type=Path, help="require this bearer token (or HUMANLIKE_AUTH_TOKEN)"
