@@ -14,6 +14,7 @@ import pytest
 from humanlike.detector import Detector
 from humanlike.detector.bundle import read_bundle
 from humanlike.detector.normalize import distort, normalize_text
+from humanlike.detector.surprisal import PROFILE_FEATURES, SurprisalTable, surprisal_profiles
 from humanlike.training.build import source_folds, train_bundle
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
@@ -218,3 +219,32 @@ def test_encoder_candidates_fit_on_the_fold(small_corpus_file: Path, tmp_path: P
     assert [row["candidate"] for row in report["folds"]] == ["transformer", "encoder-lr"]
     for row in report["folds"]:
         assert row["n_train"] <= 64 and 0 <= row["auroc"] <= 1 and 0 <= row["own_fpr"] <= 1
+
+
+def test_surprisal_profile_reads_word_frequencies_not_words() -> None:
+    """The profile of a text depends on how frequent its words are, not on which words they are."""
+    table = SurprisalTable(source="test", bits={"the": 4.0, "cat": 14.0, "dog": 14.0, "sat": 15.0, "on": 6.0})
+    cat, dog = surprisal_profiles(["The cat sat on the mat.", "The dog sat on the mat."], table)
+    assert np.array_equal(cat, dog)  # same frequencies, same shape: same profile
+    (plain,) = surprisal_profiles(["the the on the on"], table)
+    (rare,) = surprisal_profiles(["zyzzyva quixotry the on"], table)
+    assert plain.shape == (PROFILE_FEATURES,) and plain[0] < rare[0]  # mean bits: unknown words are rare
+    assert rare[8] == pytest.approx(0.5)  # share of words the table lacks
+    assert np.isfinite(surprisal_profiles(["", "...", "one"], table)).all()
+
+
+def test_the_surprisal_candidate_fits_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
+    """The trees over surprisal profiles run through the protocol and join a stack."""
+    report = run_protocol(
+        [str(small_corpus_file)],
+        tmp_path / "t.json",
+        candidates=["ngram-c1", "surprisal", "stack-ngram-c1-surprisal"],
+        max_train=400,
+        max_test=200,
+        only=["source=detectrl"],
+        progress=False,
+        log=lambda _: None,
+    )
+    rows = {row["candidate"]: row for row in report["folds"]}
+    assert set(rows) == {"ngram-c1", "surprisal", "stack-ngram-c1-surprisal"}
+    assert 0.5 < rows["surprisal"]["auroc"] <= 1  # a signal, on a source it never saw

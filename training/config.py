@@ -132,6 +132,20 @@ class EncoderConfig:
 
 
 @dataclass(frozen=True)
+class SurprisalConfig:
+    """Gradient-boosted trees over a text's word-surprisal profile (:mod:`humanlike.detector.surprisal`)."""
+
+    table_words: int = option(200_000, "most frequent English words (wordfreq) in the surprisal table")
+    max_iter: int = option(200, "boosting rounds")
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class HybridConfig:
     """The hybrid: LM statistics and encoder embedding under a logistic regression."""
 

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from humanlike.detector.atomic import atomic_writer, write_text_atomic
 from humanlike.detector.normalize import Normalization
-from humanlike.training.config import EncoderConfig, NgramBaselineConfig, TransformerConfig
+from humanlike.training.config import EncoderConfig, NgramBaselineConfig, SurprisalConfig, TransformerConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.corpus import labels_of, sample_indices, texts_of
 from humanlike.training.data.readers import load_corpus
@@ -76,6 +76,7 @@ class Candidate:
     ngram: NgramBaselineConfig = field(default_factory=NgramBaselineConfig)
     transformer: TransformerConfig | None = None
     encoder: EncoderConfig | None = None
+    surprisal: SurprisalConfig | None = None
     stack: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
@@ -92,6 +93,8 @@ class Candidate:
             described["transformer"] = self.transformer.as_dict()
         elif self.encoder is not None:
             described["encoder"] = self.encoder.as_dict()
+        elif self.surprisal is not None:
+            described["surprisal"] = self.surprisal.as_dict()
         else:
             ngram = self.ngram.as_dict()
             for later in ("distort_top_words", "distorted_view_words"):
@@ -146,6 +149,12 @@ CANDIDATES: dict[str, Candidate] = {
     "stack-ngram-c1-transformer-encoder-lr": Candidate(
         balance=None, stack=("ngram-c1", "transformer", "encoder-lr")
     ),
+    # topic-blind by construction: trees over how probable a text's words are in general English
+    "surprisal": Candidate(balance=None, surprisal=SurprisalConfig()),
+    "stack-ngram-c1-distorted-300-surprisal": Candidate(
+        balance=None, stack=("ngram-c1", "ngram-c1-distorted-300", "surprisal")
+    ),
+    "stack-ngram-c1-surprisal": Candidate(balance=None, stack=("ngram-c1", "surprisal")),
 }
 DEFAULT_CANDIDATES = tuple(n for n, c in CANDIDATES.items() if c.transformer is None and c.encoder is None)
 """What ``humanlike generalization`` runs unless told: the encoder candidates read every text with a
@@ -221,6 +230,12 @@ def fit_and_score(
         frozen = FrozenEncoderClassifier(candidate.encoder)
         frozen.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
         score = frozen.decision_function
+    elif candidate.surprisal is not None:
+        from humanlike.training.models.surprisal import SurprisalClassifier
+
+        trees = SurprisalClassifier(candidate.surprisal)
+        trees.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        score = trees.decision_function
     else:
         from humanlike.training.models.ngram import NgramBaseline
 
