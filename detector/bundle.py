@@ -33,14 +33,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from humanlike.detector.atomic import atomic_directory
 
-FORMAT_VERSION = 4
-"""4: an n-gram bundle's ``features.json`` may distort the text (``kept_words``) and hold a second
+FORMAT_VERSION = 5
+"""5: an n-gram bundle's ``features.json`` may hold a word-surprisal table (``surprisal``), and its graph
+then also reads each text's surprisal profile (:mod:`humanlike.detector.surprisal`).
+4: an n-gram bundle's ``features.json`` may distort the text (``kept_words``) and hold a second
 reading of it (``next_view``); older runtimes would ignore both and score other text than the model read.
 3: an n-gram bundle's graph reads sparse ``(text, column, count)`` rows and its ``features.json``
 holds the vocabulary (:class:`~humanlike.detector.features.SparseNgramSpec`).
 2: an n-gram bundle's ``features.json`` may name a text normalisation (older runtimes would ignore it
 and score other text than the model read). Versions 1 and 2 are read as they are."""
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 MANIFEST_FILE = "bundle.json"
 CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"

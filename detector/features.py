@@ -6,11 +6,13 @@ bundle as ``features.json``) and applied the same way at training export and at 
 
 Two layouts, told apart by ``features.json``'s ``kind``:
 
-- ``word-char-ngram-columns`` (:class:`SparseNgramSpec`, bundle formats 3-4): the featurizer finds every
+- ``word-char-ngram-columns`` (:class:`SparseNgramSpec`, bundle formats 3-5): the featurizer finds every
   vocabulary n-gram a text has and feeds the graph one ``(text, column, count)`` triple per distinct
   n-gram; the graph gathers those columns' weights and sums them per text. Its cost follows the
   n-grams a text has, not the vocabulary's size. Format 4 may read a text twice: the spec's
   ``next_view`` is a second spec (a distorted reading, ``kept_words``) whose columns follow the first's.
+  Format 5 may add a word-surprisal table (``surprisal``): the featurizer then also feeds each text's
+  surprisal profile (:mod:`humanlike.detector.surprisal`), which the graph reads with trees.
 - ``sklearn-word-char-ids`` (:class:`NgramFeatureSpec`, formats 1-2): the featurizer feeds word and
   character id sequences and the graph counts n-grams itself with ONNX ``TfIdfVectorizer`` into a dense
   ``[batch, vocabulary]`` matrix. Still read, no longer written.
@@ -40,6 +42,7 @@ from pydantic import BaseModel, ConfigDict
 
 from humanlike.detector.keytable import KeyTable
 from humanlike.detector.normalize import Normalization, distort, normalize_text
+from humanlike.detector.surprisal import SurprisalTable, surprisal_profiles
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _WHITESPACE_RUNS = re.compile(r"\s\s+")  # scikit-learn's CountVectorizer._white_spaces
@@ -135,6 +138,9 @@ class SparseNgramSpec(BaseModel):
     next_view: SparseNgramSpec | None = None
     """(format 4) Another reading of the same text (its own normalisation, distortion and vocabulary),
     whose columns follow this view's: ``next_view``'s column ``j`` is graph column ``n_columns + j``."""
+    surprisal: SurprisalTable | None = None
+    """(format 5, first view only) The graph also reads each text's surprisal profile under this table
+    (input ``profile``, :func:`humanlike.detector.surprisal.surprisal_profiles` of the text as given)."""
 
     @property
     def n_columns(self) -> int:
@@ -166,14 +172,18 @@ class SparseNgramInputs:
     column: np.ndarray  # int64 [n]: the n-gram's vocabulary column
     count: np.ndarray  # float32 [n]: how often the text has it
     n_texts: int
+    profile: np.ndarray | None = None  # float32 [n_texts, PROFILE_FEATURES], when the spec has a table
 
     def as_feed(self) -> dict[str, np.ndarray]:
-        return {
+        feed = {
             "text_index": self.text_index,
             "column": self.column,
             "count": self.count,
             "n_texts": np.array([self.n_texts], dtype=np.int64),
         }
+        if self.profile is not None:
+            feed["profile"] = self.profile
+        return feed
 
 
 class _RollingKeys:
@@ -302,11 +312,13 @@ class SparseNgramFeaturizer:
         width = self.spec.total_columns
         pairs = np.concatenate(found_texts) * width + np.concatenate(found_columns)
         distinct, counts = np.unique(pairs, return_counts=True)
+        table = self.spec.surprisal
         return SparseNgramInputs(
             text_index=distinct // width,
             column=distinct % width,
             count=counts.astype(np.float32),
             n_texts=len(texts),
+            profile=surprisal_profiles(texts, table) if table is not None else None,
         )
 
 

@@ -1,6 +1,7 @@
 """ONNX parity: the exported graphs score real texts as scikit-learn does (max abs diff <= 1e-5).
 
-Both layouts: the sparse one that training writes (formats 3-4; 4 with the distorted second view) and
+Both layouts: the sparse one that training writes (formats 3-5; 4 with the distorted second view, 5 with
+the surprisal trees) and
 the dense one of formats 1-2 that the runtime still reads.
 """
 
@@ -17,10 +18,11 @@ import scipy.sparse as sp
 from humanlike.detector import Detector
 from humanlike.detector.bundle import FEATURES_FILE, FORMAT_VERSION, MODEL_FILE, read_bundle, write_bundle
 from humanlike.detector.features import NgramFeaturizer, SparseNgramFeaturizer
+from humanlike.training.config import SamplingConfig
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
-from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views
+from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views, train_ngram_bundle
 from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
 
 from .conftest import SMALL_CONFIG
@@ -117,10 +119,12 @@ def test_runtime_reads_a_format_2_dense_bundle_as_it_reads_the_sparse_layout(
 
 
 def test_two_view_graph_matches_its_members(small_corpus: list[CorpusRecord]) -> None:
-    """The shipped n-gram (plain and distorted readings averaged, format 4) is one graph and one
-    featurizer that score as the two scikit-learn models and their standardisation do."""
+    """The shipped n-gram (plain and distorted readings averaged, format 4), here with the optional
+    surprisal trees (format 5), is one graph and one featurizer that score as the scikit-learn models
+    and their standardisation do."""
     splits = make_splits(small_corpus, seed=0, holdout_fraction=0.1, calibration_fraction=0.1)
-    views = fit_ngram_views(small_corpus, splits.train, dataclasses.replace(SMALL_CONFIG, C=1.0), seed=0)
+    config = dataclasses.replace(SMALL_CONFIG, C=1.0, surprisal_view=True)
+    views = fit_ngram_views(small_corpus, splits.train, config, seed=0)
     plain, distorted = views.members
     assert (
         distorted.kept_words_ is not None and len(distorted.kept_words_) == SMALL_CONFIG.distorted_view_words
@@ -131,6 +135,9 @@ def test_two_view_graph_matches_its_members(small_corpus: list[CorpusRecord]) ->
     assert abs(np.corrcoef(plain.decision_function(texts), distorted.decision_function(texts))[0, 1]) < 0.99
     spec = views.feature_spec()
     assert spec.next_view is not None and spec.next_view.kept_words == sorted(distorted.kept_words_)
+    # the optional third member (format 5): trees over each text's word-surprisal profile, a tree ensemble
+    assert views.trees is not None and spec.surprisal is not None and len(views.scales) == 3
+    assert abs(np.corrcoef(plain.decision_function(texts), views.trees.decision_function(texts))[0, 1]) < 0.9
     featurizer = SparseNgramFeaturizer(spec)
     session = ort.InferenceSession(views.to_onnx(), providers=["CPUExecutionProvider"])
     logits = np.concatenate(
@@ -144,3 +151,28 @@ def test_two_view_graph_matches_its_members(small_corpus: list[CorpusRecord]) ->
     assert diff <= 1e-4
     single = session.run(["llm_logit"], featurizer.encode(texts[-3:-2]).as_feed())[0]
     assert abs(float(single[0]) - float(logits[-3])) <= 1e-5, "a text's score depends on its batch"
+
+
+def test_runtime_scores_a_format_5_bundle_with_surprisal_trees(
+    small_corpus_file: Path, tmp_path: Path
+) -> None:
+    """A bundle built with the surprisal trees: the runtime feeds the graph each text's profile."""
+    out = tmp_path / "trees"
+    config = dataclasses.replace(SMALL_CONFIG, surprisal_view=True)
+    train_ngram_bundle(
+        [str(small_corpus_file)],
+        out,
+        config=config,
+        sampling=SamplingConfig(threshold_source_folds=0),
+        progress=False,
+    )
+    _, manifest = read_bundle(out)
+    assert manifest.format_version == FORMAT_VERSION == 5
+    session = ort.InferenceSession(str(out / MODEL_FILE), providers=["CPUExecutionProvider"])
+    assert "profile" in {i.name for i in session.get_inputs()}
+    detector = Detector(out, device="cpu")
+    texts = EDGE_CASES + ["A plain sentence about the weather today."] * 2
+    logits = detector.llm_logits(texts)
+    assert np.isfinite(logits).all() and logits[-1] == pytest.approx(logits[-2], abs=1e-6)
+    one_by_one = np.array([detector.llm_logits([t])[0] for t in texts])
+    assert np.abs(one_by_one - logits).max() <= 1e-5  # a text's profile does not depend on its batch

@@ -46,7 +46,7 @@ TRANSFORMER_FLAGS = (
 )
 TRANSFORMER_FLAG_NAMES = {"time_budget_s": "--time-budget"}
 SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "max_fit_texts", "threshold_source_folds")
-NGRAM_FLAGS = ("normalization", "distorted_view_words")
+NGRAM_FLAGS = ("normalization", "distorted_view_words", "surprisal_view")
 
 
 def add_transformer_args(p: argparse.ArgumentParser) -> None:

@@ -97,7 +97,7 @@ class Candidate:
             described["surprisal"] = self.surprisal.as_dict()
         else:
             ngram = self.ngram.as_dict()
-            for later in ("distort_top_words", "distorted_view_words"):
+            for later in ("distort_top_words", "distorted_view_words", "surprisal_view"):
                 if ngram[later] is None:
                     # recorded before the option existed: an option left off is not a change of recipe
                     del ngram[later]
@@ -106,7 +106,11 @@ class Candidate:
 
 
 SMALL_NGRAM = NgramBaselineConfig(
-    max_word_features=100_000, max_char_features=150_000, C=10.0, distorted_view_words=None
+    max_word_features=100_000,
+    max_char_features=150_000,
+    C=10.0,
+    distorted_view_words=None,
+    surprisal_view=None,
 )
 """The n-gram at the protocol's budget (17 folds x every candidate must fit in a working session), with
 the penalty the n-gram had before the protocol chose C=1; spelled out so that the recorded candidates

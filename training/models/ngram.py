@@ -19,20 +19,24 @@ import onnx
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from onnx import TensorProto, helper, numpy_helper
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, SparseNgramSpec
 from humanlike.detector.normalize import distort, normalize_text, words_of
+from humanlike.detector.surprisal import PROFILE_FEATURES
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import holdout_split
+from humanlike.training.models.surprisal import SurprisalClassifier, tree_ensemble_node
 
 ONNX_OPSET = 17
+ONNX_ML_OPSET = 3
 
 
 def frequent_words(texts: Iterable[str], n: int) -> frozenset[str]:
@@ -159,7 +163,17 @@ class LinearBlocks:
     block: np.ndarray
 
 
-def sparse_linear_graph(views: Sequence[LinearBlocks], intercept: float, sublinear_tf: bool) -> bytes:
+@dataclass(frozen=True)
+class TreesPart:
+    """Trees over the surprisal profile added to the linear model's logit, times ``weight`` (format 5)."""
+
+    trees: HistGradientBoostingClassifier
+    weight: float
+
+
+def sparse_linear_graph(
+    views: Sequence[LinearBlocks], intercept: float, sublinear_tf: bool, trees: TreesPart | None = None
+) -> bytes:
     """The sparse ONNX graph of a linear model over L2-normalised TF-IDF blocks (bundle formats 3-4).
 
     ``views`` are laid out one after the other (columns and blocks), as the featurizer numbers them.
@@ -169,6 +183,9 @@ def sparse_linear_graph(views: Sequence[LinearBlocks], intercept: float, subline
     ``ScatterElements(reduction="add")``. TF-IDF with L2 normalisation and the dot product with the
     coefficients fold into two sums per block:
     ``(x * idf / ||x * idf||) . w  ==  (x . (idf * w)) / sqrt((x * x) . idf^2)``.
+
+    With ``trees`` the graph also reads ``profile`` ``[n_texts, PROFILE_FEATURES]`` (float32) and adds
+    ``trees.weight`` times the trees' log-odds (an ``ai.onnx.ml`` ``TreeEnsembleRegressor``).
     """
     idf = np.concatenate([v.idf for v in views])
     coef = np.concatenate([v.coef for v in views])
@@ -217,17 +234,34 @@ def sparse_linear_graph(views: Sequence[LinearBlocks], intercept: float, subline
         helper.make_node("Div", ["dot", "safe_norm"], ["z_slots"]),
         helper.make_node("Reshape", ["z_slots", "per_text_blocks"], ["z_blocks"]),
         helper.make_node("ReduceSum", ["z_blocks", "block_axis"], ["z"], keepdims=0),
-        helper.make_node("Add", ["z", "intercept"], ["llm_logit"]),
     ]
+    inputs = [
+        helper.make_tensor_value_info("text_index", TensorProto.INT64, ["rows"]),
+        helper.make_tensor_value_info("column", TensorProto.INT64, ["rows"]),
+        helper.make_tensor_value_info("count", TensorProto.FLOAT, ["rows"]),
+        helper.make_tensor_value_info("n_texts", TensorProto.INT64, [1]),
+    ]
+    if trees is None:
+        nodes.append(helper.make_node("Add", ["z", "intercept"], ["llm_logit"]))
+    else:
+        inputs.append(
+            helper.make_tensor_value_info("profile", TensorProto.FLOAT, ["batch", PROFILE_FEATURES])
+        )
+        inits += [
+            numpy_helper.from_array(np.array(trees.weight, dtype=np.float32), "trees_weight"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+        ]
+        nodes += [
+            tree_ensemble_node(trees.trees, "profile", "trees_column"),
+            helper.make_node("Reshape", ["trees_column", "flat"], ["trees_logit"]),
+            helper.make_node("Mul", ["trees_logit", "trees_weight"], ["trees_part"]),
+            helper.make_node("Add", ["z", "trees_part"], ["z_all"]),
+            helper.make_node("Add", ["z_all", "intercept"], ["llm_logit"]),
+        ]
     graph = helper.make_graph(
         nodes,
         "humanlike_ngram_sparse_linear",
-        inputs=[
-            helper.make_tensor_value_info("text_index", TensorProto.INT64, ["rows"]),
-            helper.make_tensor_value_info("column", TensorProto.INT64, ["rows"]),
-            helper.make_tensor_value_info("count", TensorProto.FLOAT, ["rows"]),
-            helper.make_tensor_value_info("n_texts", TensorProto.INT64, [1]),
-        ],
+        inputs=inputs,
         outputs=[helper.make_tensor_value_info("llm_logit", TensorProto.FLOAT, ["batch"])],
         initializer=inits,
     )
@@ -235,10 +269,12 @@ def sparse_linear_graph(views: Sequence[LinearBlocks], intercept: float, subline
 
 
 def serialized_model(graph: onnx.GraphProto) -> bytes:
-    """``graph`` as a checked ONNX model (opset :data:`ONNX_OPSET`, IR 8), serialized."""
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="humanlike"
-    )
+    """``graph`` as a checked ONNX model (opset :data:`ONNX_OPSET`, and ``ai.onnx.ml``
+    :data:`ONNX_ML_OPSET` for trees; IR 8), serialized."""
+    opsets = [helper.make_opsetid("", ONNX_OPSET)]
+    if any(node.domain == "ai.onnx.ml" for node in graph.node):
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="humanlike")
     model.ir_version = 8
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
@@ -261,15 +297,21 @@ class NgramViews:
     members: list[NgramBaseline]
     means: list[float]
     scales: list[float]
+    """Of each n-gram member, then of the trees when there are trees."""
+    trees: SurprisalClassifier | None = None
+    """(format 5) Trees over each text's word-surprisal profile, a third, topic-blind member."""
 
     @property
     def weights(self) -> list[float]:
-        return [1.0 / (len(self.members) * s) for s in self.scales]
+        return [1.0 / (len(self.scales) * s) for s in self.scales]
+
+    def _members(self) -> list[NgramBaseline | SurprisalClassifier]:
+        return [*self.members, *([self.trees] if self.trees is not None else [])]
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         parts = [
             (m.decision_function(texts) - mean) * w
-            for m, mean, w in zip(self.members, self.means, self.weights, strict=True)
+            for m, mean, w in zip(self._members(), self.means, self.weights, strict=True)
         ]
         return np.asarray(np.sum(parts, axis=0))
 
@@ -278,20 +320,28 @@ class NgramViews:
         for member in reversed(self.members):
             spec = member.feature_spec().model_copy(update={"next_view": spec})
         assert spec is not None
+        if self.trees is not None:
+            spec = spec.model_copy(update={"surprisal": self.trees.table})
         return spec
 
     def to_onnx(self) -> bytes:
-        blocks = [m.linear_blocks(w) for m, w in zip(self.members, self.weights, strict=True)]
+        n = len(self.members)
+        blocks = [m.linear_blocks(w) for m, w in zip(self.members, self.weights[:n], strict=True)]
         intercept = sum(
             (float(m.classifier.intercept_[0]) - mean) * w
-            for m, mean, w in zip(self.members, self.means, self.weights, strict=True)
+            for m, mean, w in zip(self.members, self.means[:n], self.weights[:n], strict=True)
         )
-        return sparse_linear_graph(blocks, intercept, self.members[0].word_vectorizer.sublinear_tf)
+        trees = None
+        if self.trees is not None:
+            intercept -= self.means[n] * self.weights[n]
+            trees = TreesPart(self.trees.trees, self.weights[n])
+        return sparse_linear_graph(blocks, intercept, self.members[0].word_vectorizer.sublinear_tf, trees)
 
     def describe(self) -> dict[str, object]:
         return {
             "views": [m.config.as_dict() for m in self.members],
-            "standardised_on": "human texts of a grouped 10% of the training texts, set apart from both fits",
+            "surprisal_trees": self.trees.config.as_dict() if self.trees is not None else None,
+            "standardised_on": "human texts of a grouped 10% of the training texts, set apart from every fit",
             "means": self.means,
             "scales": self.scales,
         }
@@ -317,7 +367,13 @@ def fit_ngram_views(
         members.append(member)
         means.append(float(logits.mean()))
         scales.append(max(float(logits.std()), 1e-9))
-    return NgramViews(members, means, scales)
+    trees = None
+    if config.surprisal_view:
+        trees = SurprisalClassifier().fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        logits = trees.decision_function(held_humans)
+        means.append(float(logits.mean()))
+        scales.append(max(float(logits.std()), 1e-9))
+    return NgramViews(members, means, scales, trees)
 
 
 def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
@@ -329,9 +385,15 @@ def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
         model: NgramBaseline | NgramViews
         if config.distorted_view_words:
             model = fit_ngram_views(data.records, data.splits.train, config, seed)
+            trees = (
+                ", and gradient-boosted trees over its word-surprisal profile"
+                if config.surprisal_view
+                else ""
+            )
             described: dict[str, object] = {
                 "model": "word+char n-gram TF-IDF, logistic regression (scikit-learn), on the text and on "
-                f"the text distorted to its {config.distorted_view_words} most frequent words, averaged",
+                f"the text distorted to its {config.distorted_view_words} most frequent words{trees}, "
+                "standardised and averaged",
                 "views": model.describe(),
             }
         else:

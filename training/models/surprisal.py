@@ -2,15 +2,19 @@
 
 A model that never sees a word of the text, only how probable its words are in general English and
 how that moves through the text: it cannot learn a source's topics, which is what makes the n-gram
-model fail on sources it never saw. The protocol's ``surprisal`` candidate.
+model fail on sources it never saw. The protocol's ``surprisal`` candidate, and the n-gram views'
+optional third member (``NgramBaselineConfig.surprisal_view``, bundle format 5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 import numpy as np
+import onnx
+from onnx import helper
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from humanlike.detector.surprisal import SurprisalTable, surprisal_profiles
@@ -57,3 +61,60 @@ class SurprisalClassifier:
         return np.asarray(
             self.trees.decision_function(surprisal_profiles(texts, self.table)), dtype=np.float64
         )
+
+
+def _at_or_below(threshold: float) -> float:
+    """The largest float32 at or below ``threshold``: for a float32 ``x``, ``x <= t`` exactly when
+    ``x <= _at_or_below(t)``, so the float32 graph splits every profile as the float64 trees do."""
+    t32 = np.float32(threshold)
+    if float(t32) > threshold:
+        t32 = np.nextafter(t32, np.float32(-np.inf))
+    return float(t32)
+
+
+def tree_ensemble_node(trees: HistGradientBoostingClassifier, profile: str, output: str) -> onnx.NodeProto:
+    """An ``ai.onnx.ml`` ``TreeEnsembleRegressor`` that computes ``trees.decision_function`` (log-odds,
+    ``[n, 1]``) from the float32 ``profile`` input. Split thresholds are rounded down to float32 (see
+    :func:`_at_or_below`); a profile holds no NaN, so scikit-learn's missing-value branches never apply."""
+    attrs: dict[str, list[Any]] = {
+        key: []
+        for key in (
+            "nodes_treeids",
+            "nodes_nodeids",
+            "nodes_featureids",
+            "nodes_values",
+            "nodes_modes",
+            "nodes_truenodeids",
+            "nodes_falsenodeids",
+            "target_treeids",
+            "target_nodeids",
+            "target_ids",
+            "target_weights",
+        )
+    }
+    for tree_id, (predictor,) in enumerate(trees._predictors):
+        for node_id, node in enumerate(predictor.nodes):
+            leaf = bool(node["is_leaf"])
+            if not leaf and node["is_categorical"]:
+                raise ValueError("categorical splits are not exported")
+            attrs["nodes_treeids"].append(tree_id)
+            attrs["nodes_nodeids"].append(node_id)
+            attrs["nodes_featureids"].append(0 if leaf else int(node["feature_idx"]))
+            attrs["nodes_values"].append(0.0 if leaf else _at_or_below(float(node["num_threshold"])))
+            attrs["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+            attrs["nodes_truenodeids"].append(0 if leaf else int(node["left"]))
+            attrs["nodes_falsenodeids"].append(0 if leaf else int(node["right"]))
+            if leaf:
+                attrs["target_treeids"].append(tree_id)
+                attrs["target_nodeids"].append(node_id)
+                attrs["target_ids"].append(0)
+                attrs["target_weights"].append(float(node["value"]))
+    baseline = float(np.asarray(trees._baseline_prediction).ravel()[0])
+    settings: dict[str, Any] = {
+        "n_targets": 1,
+        "aggregate_function": "SUM",
+        "post_transform": "NONE",
+        "base_values": [baseline],
+        **attrs,
+    }
+    return helper.make_node("TreeEnsembleRegressor", [profile], [output], domain="ai.onnx.ml", **settings)
