@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -18,7 +19,7 @@ from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
 from humanlike.detector.inputs import TokenWindows
 from humanlike.training.build import train_bundle
-from humanlike.training.config import SamplingConfig, SplitConfig, ZeroShotConfig
+from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.models.hybrid import WindowFeaturizer, hybrid_fit
 from humanlike.training.models.lm import FEATURES, load_lm, smooth_for_int8
@@ -217,7 +218,7 @@ def hybrid(
 ) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "bundle"
     train_bundle(
-        hybrid_fit(featurizer, progress=False),
+        hybrid_fit(featurizer, progress=False, config=HybridConfig(precision="fp32")),
         [str(small_corpus_file)],
         out,
         splits=SplitConfig(sample_size=160),
@@ -257,6 +258,38 @@ def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
     assert training["features"][: len(FEATURES)] == list(FEATURES)
     scores = detector.score_texts(real_texts)
     assert all(set(s.flagged) == {"0.01", "0.05"} for s in scores)
+
+
+def test_the_int8_hybrid_quantizes_the_lm_and_keeps_the_encoder_exact(
+    small_corpus_file: Path, featurizer: WindowFeaturizer, small_corpus: list[CorpusRecord], tmp_path: Path
+) -> None:
+    """The hybrid's default precision: the LM's MatMuls int8 after smoothing, the encoder and head fp32."""
+    out = tmp_path / "int8"
+    train_bundle(
+        hybrid_fit(featurizer, progress=False, config=HybridConfig(smoothing_texts=16)),
+        [str(small_corpus_file)],
+        out,
+        splits=SplitConfig(sample_size=160),
+        sampling=SamplingConfig(threshold_source_folds=0),
+        progress=False,
+        chunk=32,
+    )
+    _, manifest = read_bundle(out)
+    assert manifest.precision == "int8" and manifest.training["smoothing"]["texts"] == 16
+    graph = onnx.load(str(out / MODEL_FILE))
+    assert any(n.op_type == "MatMulInteger" for n in graph.graph.node)
+    detector = Detector(out, device="cpu")
+    session = detector._session
+    texts = [r.text for r in small_corpus[-24:]]
+    table = featurizer.table(texts, progress=False)  # fp32 PyTorch, the smoothed LM: same features
+    int8 = np.concatenate(
+        [session.run(["features"], detector._inputs.feed(texts, [w]))[0] for w in detector.windows(texts)]
+    )
+    lm, embedding = slice(0, len(FEATURES)), slice(len(FEATURES), None)
+    assert np.abs(int8[:, embedding] - table.features[:, embedding]).max() < 1e-3  # encoder untouched
+    assert not np.allclose(int8[:, lm], table.features[:, lm], atol=1e-3)  # the LM's are int8's own
+    for column in range(len(FEATURES)):
+        assert np.corrcoef(int8[:, column], table.features[:, column])[0, 1] > 0.8, FEATURES[column]
 
 
 def test_crossval_puts_the_lm_models_side_by_side(small_corpus_file: Path, tmp_path: Path) -> None:

@@ -161,6 +161,13 @@ class HybridConfig:
         3000, "records it trains on (the LM reads every text, about 0.3 s each on 2 cores)"
     )
     C: float = 1.0
+    precision: Precision = option(  # noqa: RUF009  (a Literal: option() only adds help)
+        "int8",
+        "fp32, or int8: the LM smoothed on training texts (SmoothQuant) before its features are read, "
+        "then its weight MatMuls dynamic int8 in the graph (bench/bench_hybrid_int8.py)",
+    )
+    smoothing_texts: int = option(64, "training texts whose activations set the int8 smoothing scales")
+    smoothing_alpha: float = 0.75
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ TRANSFORMER_FLAGS = (
 TRANSFORMER_FLAG_NAMES = {"time_budget_s": "--time-budget"}
 SAMPLING_FLAGS = ("cap_per_source_label", "length_match", "max_fit_texts", "threshold_source_folds")
 NGRAM_FLAGS = ("normalization", "distorted_view_words", "surprisal_view")
+HYBRID_FLAGS = ("precision",)
 
 
 def add_transformer_args(p: argparse.ArgumentParser) -> None:
@@ -90,6 +91,13 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
     )
     add_config_flags(sampling, SamplingConfig, SAMPLING_FLAGS)
     add_config_flags(parser.add_argument_group("n-gram"), NgramBaselineConfig, NGRAM_FLAGS)
+    add_config_flags(
+        parser.add_argument_group("hybrid"),
+        HybridConfig,
+        HYBRID_FLAGS,
+        flags={"precision": "--hybrid-precision"},
+        dest_prefix="hybrid_",
+    )
     add_progress_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
     add_transformer_args(parser)
@@ -152,7 +160,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         splits = config_from_flags(
             SplitConfig, args, SPLIT_FLAGS, SplitConfig(sample_size=HybridConfig.sample_size)
         )
-        manifest = train_hybrid_bundle(paths, args.out, splits=splits, **common)
+        config = config_from_flags(HybridConfig, args, HYBRID_FLAGS, dest_prefix="hybrid_")
+        manifest = train_hybrid_bundle(paths, args.out, splits=splits, config=config, **common)
     else:
         splits = config_from_flags(SplitConfig, args, SPLIT_FLAGS)
         config = config_from_flags(NgramBaselineConfig, args, NGRAM_FLAGS)

@@ -42,6 +42,8 @@ from humanlike.training.models.lm import (
     export_graph,
     load_encoder,
     load_lm,
+    quantize_lm,
+    smooth_for_int8,
 )
 
 
@@ -152,16 +154,38 @@ def fit_window_model(
     return HybridModel(mean, scale, coef, float(model.intercept_[0]))
 
 
-def hybrid_fit(featurizer: WindowFeaturizer | None = None, C: float = 1.0, progress: bool = True) -> Fit:
+LM_SCOPE = "/features/lm/"
+"""Where the LM's nodes are in the exported hybrid graph (what int8 quantizes)."""
+
+
+def hybrid_fit(
+    featurizer: WindowFeaturizer | None = None,
+    C: float = 1.0,
+    progress: bool = True,
+    config: HybridConfig | None = None,
+) -> Fit:
     """The hybrid kind's fit: LM and encoder features of every training window, a logistic regression
-    over them, and the graph that computes both (for :func:`humanlike.training.build.train_bundle`)."""
+    over them, and the graph that computes both (for :func:`humanlike.training.build.train_bundle`).
+
+    With ``config.precision == "int8"`` the LM is smoothed first (:func:`smooth_for_int8` on the first
+    ``config.smoothing_texts`` training texts; an exact rescaling in fp32, so the features and the fit
+    are unchanged) and the exported graph's LM MatMuls, its head's too, are quantized; the encoder and
+    the linear model stay fp32. The build path then calibrates and thresholds the int8 graph's scores.
+    """
+    config = config or HybridConfig(C=C)
 
     def fit(data: BuildData) -> DraftBundle:
         windows = featurizer or WindowFeaturizer()
+        texts = data.texts("train")
+        int8 = config.precision == "int8"
+        if int8:
+            smoothing = texts[: config.smoothing_texts]
+            tokens = [windows.lm_tokenizer.encode(x).ids[: windows.windows.max_tokens] for x in smoothing]
+            smooth_for_int8(windows.module.lm, tokens, config.smoothing_alpha)
         t = time.perf_counter()
-        table = windows.table(data.texts("train"), progress)
+        table = windows.table(texts, progress)
         features_s = time.perf_counter() - t
-        model = fit_window_model(table, np.arange(len(data.splits.train)), data.labels("train"), C=C)
+        model = fit_window_model(table, np.arange(len(data.splits.train)), data.labels("train"), C=config.C)
         graph_module = HybridGraph(
             windows.module,
             torch.from_numpy(model.mean),
@@ -171,16 +195,24 @@ def hybrid_fit(featurizer: WindowFeaturizer | None = None, C: float = 1.0, progr
         )
         t = time.perf_counter()
         graph = export_graph(graph_module, GRAPH_INPUTS, ["llm_logit", "features"])
+        if int8:
+            graph = quantize_lm(graph, "int8", scope=LM_SCOPE, keep_fp32=())
         return DraftBundle(
             kind="hybrid",
             files={MODEL_FILE: graph, **windows.tokenizer_files()},
             windows=windows.windows,
+            precision=config.precision,
             training={
                 "model": "logistic regression over LM window statistics (SmolLM2-135M) and the "
                 "all-MiniLM-L6-v2 embedding of the same span",
                 "features": [*FEATURES, f"embedding[{table.features.shape[1] - len(FEATURES)}]"],
-                "C": C,
+                "C": config.C,
                 "opset": OPSET,
+                "graph": "SmoothQuant on the LM, then its weight MatMuls dynamic int8 (LM head too); "
+                "encoder and linear model fp32"
+                if int8
+                else "fp32",
+                "smoothing": {"texts": len(smoothing), "alpha": config.smoothing_alpha} if int8 else None,
                 "fit_timings": {
                     "features_s": round(features_s, 1),
                     "export_s": round(time.perf_counter() - t, 1),
@@ -205,7 +237,7 @@ def train_hybrid_bundle(
 ) -> BundleManifest:
     """Fits the hybrid on a grouped sample of the corpus and writes a calibrated, evaluated bundle."""
     return train_bundle(
-        hybrid_fit(C=config.C, progress=progress),
+        hybrid_fit(progress=progress, config=config),
         corpus_paths,
         out,
         splits=splits,
