@@ -1,10 +1,9 @@
 """Does a text's word-surprisal profile read unseen sources? A probe on the recorded logits.
 
-Ghostbuster and GLTR summarise how probable each token is under language models; the cheapest such
-model is a unigram one. Here each word's surprisal comes from ``wordfreq``'s English frequencies (a
-lexicon of general text, fitted on none of our sources), and each text is summarised by a few dozen
-numbers: the distribution of its words' surprisal (mean, spread, quantiles, shares per frequency band),
-how that varies from sentence to sentence ("burstiness"), and sentence lengths. No LM pass.
+The profile is :func:`humanlike.detector.surprisal.surprisal_profiles` (31 numbers a text that never
+name a word) under the table the ``surprisal`` candidate uses. Unlike that candidate, which fits its
+trees on each fold's training side, this probe asks what trees fitted on *out-of-source* texts make of
+the profile and the n-gram logits together.
 
 For each free-form source fold, gradient-boosted trees are fitted on the test texts of the *other*
 free-form folds (each fold weighted equally) and applied to this fold, with:
@@ -24,64 +23,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import wordfreq
 from benchlib import command, machine, now
-from probe_learned_stack import surface_features
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from humanlike.detector.surprisal import surprisal_profiles
+from humanlike.training.config import SurprisalConfig
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
+from humanlike.training.models.surprisal import english_table
 
 MEMBERS = ("ngram-c1", "ngram-c1-distorted-300")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-BANDS = (7.0, 6.0, 5.0, 4.0, 3.0, 2.0)  # Zipf: 7 = once in 10 words ... 3 = once in 10 million
-
-
-class Surprisal:
-    """Word surprisal (in bits) under wordfreq's English unigram frequencies."""
-
-    def __init__(self) -> None:
-        self.freq = wordfreq.get_frequency_dict("en", wordlist="best")
-        self.floor = -math.log2(1e-9)  # a word the lexicon lacks
-
-    def bits(self, text: str) -> np.ndarray:
-        words = wordfreq.tokenize(text, "en")
-        return np.array([-math.log2(self.freq[w]) if w in self.freq else self.floor for w in words])
-
-    def profile(self, text: str) -> list[float]:
-        bits = self.bits(text)
-        if not len(bits):
-            return [0.0] * 24
-        zipf = 9.0 - bits * math.log10(2)  # Zipf = log10(frequency per billion words)
-        sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
-        per_sentence = [self.bits(s) for s in sentences]
-        means = np.array([b.mean() for b in per_sentence if len(b)]) if per_sentence else np.zeros(1)
-        lengths = np.array([len(b) for b in per_sentence]) if per_sentence else np.zeros(1)
-        q = np.quantile(bits, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99])
-        return [
-            float(bits.mean()),
-            float(bits.std()),
-            *map(float, q),
-            float((bits >= self.floor).mean()),  # words the lexicon does not know
-            *[float(((zipf < hi) & (zipf >= hi - 1)).mean()) for hi in BANDS],
-            float(means.std()) if len(means) > 1 else 0.0,
-            float(means.max() - means.min()) if len(means) > 1 else 0.0,
-            float(lengths.mean()),
-            float(lengths.std()),
-            float(lengths.std() / max(lengths.mean(), 1.0)),
-            float(np.log1p(len(bits))),
-            # how the surprisal of neighbouring words moves (LLM text is smoother, the claim goes)
-            float(np.abs(np.diff(bits)).mean()) if len(bits) > 1 else 0.0,
-            float(np.corrcoef(bits[:-1], bits[1:])[0, 1]) if len(bits) > 2 and bits.std() > 0 else 0.0,
-        ]
 
 
 def main() -> None:
@@ -103,10 +60,9 @@ def main() -> None:
             if r["data_types"] == ["free_form"] and r["fold"].startswith("source=")
         }
     )
-    surprisal = Surprisal()
+    table = english_table(SurprisalConfig().table_words)
     labels = {f: labels_of(records, folds[f].test) for f in free}
-    texts = {f: texts_of(records, folds[f].test) for f in free}
-    profile = {f: np.array([surprisal.profile(t) + surface_features(t) for t in texts[f]]) for f in free}
+    profile = {f: surprisal_profiles(texts_of(records, folds[f].test), table) for f in free}
 
     def standardised(fold: str) -> np.ndarray:
         columns = []
