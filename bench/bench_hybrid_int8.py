@@ -15,6 +15,7 @@ interval of the AUROC difference. Writes ``bench/results/hybrid-int8-<date>.json
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -69,9 +70,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-hybrid-int8-"))
     detectors = {}
-    for name, graph in (("fp32", fp32.files[MODEL_FILE]), ("int8", int8_graph)):
-        fp32.files[MODEL_FILE] = graph
-        write_uncalibrated(fp32, work / name, "bench: uncalibrated")
+    int8 = dataclasses.replace(fp32, files={**fp32.files, MODEL_FILE: int8_graph}, precision="int8")
+    for name, draft in (("fp32", fp32), ("int8", int8)):
+        write_uncalibrated(draft, work / name, "bench: uncalibrated")
         detectors[name] = Detector(work / name, device="cpu", threads=args.threads)
     shutil.rmtree(work)
 

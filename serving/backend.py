@@ -33,6 +33,7 @@ import numpy as np
 
 from humanlike.detector.inputs import Window
 from humanlike.detector.runtime import Detector, Device, usable_cores
+from humanlike.serving.errors import ScoringProcessDied
 
 log = logging.getLogger("humanlike.serving")
 
@@ -177,7 +178,10 @@ class ProcessBackend:
             return await future
         except BrokenProcessPool:
             self._replace(executor)
-            raise RuntimeError("the scoring process running this batch died; retry the request") from None
+            raise ScoringProcessDied(
+                "the scoring process running this request's batch died and has been replaced; retry",
+                retry_after=1.0,
+            ) from None
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is not broken:  # another batch has replaced it already

@@ -61,6 +61,14 @@ class ShuttingDown(ServingError):
     http_status = 503
 
 
+class ScoringProcessDied(ServingError):
+    """The scoring process running the request's batch died (killed, out of memory); it has been
+    replaced, so a retry is expected to succeed."""
+
+    code = "UNAVAILABLE"
+    http_status = 503
+
+
 class NotFound(ServingError):
     """A reload asked for a model version the repository does not have."""
 

@@ -18,12 +18,16 @@ from pathlib import Path
 
 import grpc
 import httpx
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from humanlike.detector import Detector
+from humanlike.detector.inputs import Window
+from humanlike.serving.backend import ProcessBackend
 from humanlike.serving.config import ServeConfig
 from humanlike.serving.core import ScoringCore
+from humanlike.serving.errors import ScoringProcessDied
 from humanlike.serving.metrics import ServerMetrics
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.v1 import humanlike_pb2 as pb
@@ -580,3 +584,31 @@ def test_config_flags_win_over_environment() -> None:
         ServeConfig.from_sources({"bundle": "b", "http_port": "off", "grpc_port": "off"}, {})
     with pytest.raises(ValueError, match="both tls_cert and tls_key"):
         ServeConfig.from_sources({"bundle": "b", "tls_cert": "c"}, {})
+
+
+def test_a_scoring_process_that_dies_mid_batch_fails_that_batch_with_unavailable(bundle: Path) -> None:
+    """The batch a dying process held fails with a retryable error; the next batch runs on a new one."""
+    restarts: list[None] = []
+    backend = ProcessBackend(
+        bundle, 1, device="cpu", threads=1, max_batch_tokens=1 << 30, on_restart=lambda: restarts.append(None)
+    )
+    (worker,) = backend.warm(["A warm-up text."])
+    texts = ["word after word, " * 300] * 2000  # seconds of featurizing: the kill lands mid-batch
+    windows = [Window(text_index=i, start=0, end=len(t), size=len(t)) for i, t in enumerate(texts)]
+
+    async def kill_mid_batch() -> np.ndarray:
+        batch = asyncio.ensure_future(backend.run_windows(texts, windows))
+        await asyncio.sleep(0.5)
+        assert not batch.done(), "the batch finished before the kill; make it longer"
+        os.kill(worker, signal.SIGKILL)
+        with pytest.raises(ScoringProcessDied) as died:
+            await batch
+        assert died.value.code == "UNAVAILABLE" and died.value.retry_after is not None
+        return await backend.run_windows(texts[:2], windows[:2])
+
+    try:
+        again = asyncio.run(kill_mid_batch())
+    finally:
+        backend.close()
+    assert len(again) == 2 and np.isfinite(again).all()
+    assert len(restarts) == 1
