@@ -7,7 +7,7 @@ Layout (like a Triton model directory, a model is a folder with a config)::
                       corpus fingerprint, metrics
       model.onnx      the graph; every kind outputs ``llm_logit`` [batch] (log-odds of "llm")
       features.json   (kind "ngram-linear") the feature spec that turns text into the graph's inputs
-                      (formats 3-4: the vocabulary, :class:`~humanlike.detector.features.SparseNgramSpec`)
+                      (formats 3-5: the vocabulary, :class:`~humanlike.detector.features.SparseNgramSpec`)
       tokenizer.json  (kinds "transformer", "zero-shot", "hybrid") the Hugging Face ``tokenizers``
                       tokenizer; the manifest's ``windows`` says how texts are cut into token windows
       encoder_tokenizer.json  (kind "hybrid") the encoder's tokenizer: the encoder reads each window's

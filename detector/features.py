@@ -111,7 +111,7 @@ def pad(rows: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-# ---- formats 3-4: sparse columns -------------------------------------------------------------------
+# ---- formats 3-5: sparse columns -------------------------------------------------------------------
 
 _KEY_LIMIT = 1 << 62
 """Keys stay below this, so that ``text * columns + column`` and key arithmetic never overflow int64."""

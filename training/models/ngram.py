@@ -174,7 +174,7 @@ class TreesPart:
 def sparse_linear_graph(
     views: Sequence[LinearBlocks], intercept: float, sublinear_tf: bool, trees: TreesPart | None = None
 ) -> bytes:
-    """The sparse ONNX graph of a linear model over L2-normalised TF-IDF blocks (bundle formats 3-4).
+    """The sparse ONNX graph of a linear model over L2-normalised TF-IDF blocks (bundle formats 3-5).
 
     ``views`` are laid out one after the other (columns and blocks), as the featurizer numbers them.
     Inputs (:class:`~humanlike.detector.features.SparseNgramInputs`): ``text_index``, ``column``,
