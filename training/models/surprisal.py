@@ -23,8 +23,17 @@ from humanlike.training.config import SurprisalConfig
 
 @cache
 def english_table(words: int) -> SurprisalTable:
-    """The ``words`` most frequent English words of ``wordfreq`` (its "best" list) and their surprisal."""
-    import wordfreq
+    """The ``words`` most frequent English words of ``wordfreq`` (its "best" list) and their surprisal.
+
+    Raises:
+        ImportError: ``wordfreq`` is not installed (it comes with the ``curriculum`` extra).
+    """
+    try:
+        import wordfreq
+    except ImportError as e:
+        raise ImportError(
+            "the surprisal table needs wordfreq: pip install 'humanlike[curriculum]' (or wordfreq itself)"
+        ) from e
 
     frequencies = wordfreq.get_frequency_dict("en", wordlist="best")
     top = dict(sorted(frequencies.items(), key=lambda kv: (-kv[1], kv[0]))[:words])
