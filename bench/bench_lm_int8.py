@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import command, machine, now, write_result
+from benchlib import command, logits_round_robin, machine, now, write_result
 from sklearn.metrics import roc_auc_score
 
 from humanlike.detector import Detector
@@ -104,14 +104,8 @@ def main() -> int:
 
     if args.reference:
         detectors = {"reference": Detector(args.reference, device="cpu", threads=args.threads), **detectors}
-    logits = {}
-    best = {name: float("inf") for name in detectors}
-    for _ in range(args.repeats):
-        for name, detector in detectors.items():
-            t = time.perf_counter()
-            logits[name] = detector.llm_logits(texts)
-            best[name] = min(best[name], time.perf_counter() - t)
 
+    logits, best = logits_round_robin(detectors, texts, args.repeats)
     auroc = {name: round(float(roc_auc_score(labels, value)), 4) for name, value in logits.items()}
     texts_per_s = {name: round(len(texts) / s, 2) for name, s in best.items()}
     result = {

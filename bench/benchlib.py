@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,16 @@ def write_result(out_dir: Path, name: str, result: dict[str, Any]) -> Path:
     print(json.dumps(result, indent=2))
     print(f"written to {out}", file=sys.stderr)
     return out
+
+
+def logits_round_robin(detectors: dict[str, Any], texts: list[str], repeats: int) -> tuple[dict, dict]:
+    """Each detector's ``llm_logits`` of ``texts``, taken in turn ``repeats`` times (so that a noisy
+    machine slows them alike), and each one's best time in seconds."""
+    logits: dict[str, Any] = {}
+    best = {name: float("inf") for name in detectors}
+    for _ in range(repeats):
+        for name, detector in detectors.items():
+            started = time.perf_counter()
+            logits[name] = detector.llm_logits(texts)
+            best[name] = min(best[name], time.perf_counter() - started)
+    return logits, best
