@@ -17,17 +17,13 @@ Nothing is refitted: it reads the report's ``.scores.npz`` and rebuilds the fold
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+from benchlib import ProtocolRun
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-
-from humanlike.training.data.corpus import labels_of, texts_of
-from humanlike.training.data.readers import load_corpus
-from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
 
 STACKS = (("ngram-c1", "ngram-c1-distorted-300"), ("ngram-c1", "ngram-c1-distorted-300", "transformer"))
 
@@ -54,29 +50,14 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=Path("bench/results/generalization-2026-11-30.json"))
     parser.add_argument("--corpus", default="../shared/corpus")
     args = parser.parse_args()
-    report = json.loads(args.report.read_text())
-    logits = dict(np.load(args.report.with_suffix(".scores.npz")))
-    records, _ = load_corpus([args.corpus])
-    folds = {
-        f.name: sampled_test(records, f, report["max_test"], report["seed"]) for f in protocol_folds(records)
-    }
-    free = sorted(
-        {
-            r["fold"]
-            for r in report["folds"]
-            if r["data_types"] == ["free_form"] and r["fold"].startswith("source=")
-        }
-    )
-    labels = {f: labels_of(records, folds[f].test) for f in free}
-    surface = {f: np.array([surface_features(t) for t in texts_of(records, folds[f].test)]) for f in free}
+    run = ProtocolRun(args.report, args.corpus)
+    free = run.free
+    labels = {f: run.labels(f) for f in free}
+    surface = {f: np.array([surface_features(t) for t in run.texts(f)]) for f in free}
     for members in STACKS:
 
         def standardised(fold: str, members: tuple[str, ...] = members) -> np.ndarray:
-            columns = []
-            for m in members:
-                test, held = logits[f"{fold}|{m}|test"], logits[f"{fold}|{m}|held"]
-                columns.append((test - held.mean()) / held.std())
-            return np.column_stack(columns)
+            return np.asarray(run.standardised(fold, members))
 
         equal, learned, gated = [], [], []
         for fold in free:

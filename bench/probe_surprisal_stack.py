@@ -27,15 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import command, machine, now
+from benchlib import ProtocolRun, command, machine, now
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from humanlike.detector.surprisal import surprisal_profiles
 from humanlike.training.config import SurprisalConfig
-from humanlike.training.data.corpus import labels_of, texts_of
-from humanlike.training.data.readers import load_corpus
-from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
 from humanlike.training.models.surprisal import english_table
 
 MEMBERS = ("ngram-c1", "ngram-c1-distorted-300")
@@ -47,29 +44,14 @@ def main() -> None:
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    report = json.loads(args.report.read_text())
-    logits = dict(np.load(args.report.with_suffix(".scores.npz")))
-    records, _ = load_corpus([args.corpus])
-    folds = {
-        f.name: sampled_test(records, f, report["max_test"], report["seed"]) for f in protocol_folds(records)
-    }
-    free = sorted(
-        {
-            r["fold"]
-            for r in report["folds"]
-            if r["data_types"] == ["free_form"] and r["fold"].startswith("source=")
-        }
-    )
+    run = ProtocolRun(args.report, args.corpus)
+    free = run.free
     table = english_table(SurprisalConfig().table_words)
-    labels = {f: labels_of(records, folds[f].test) for f in free}
-    profile = {f: surprisal_profiles(texts_of(records, folds[f].test), table) for f in free}
+    labels = {f: run.labels(f) for f in free}
+    profile = {f: surprisal_profiles(run.texts(f), table) for f in free}
 
     def standardised(fold: str) -> np.ndarray:
-        columns = []
-        for m in MEMBERS:
-            test, held = logits[f"{fold}|{m}|test"], logits[f"{fold}|{m}|held"]
-            columns.append((test - held.mean()) / held.std())
-        return np.column_stack(columns)
+        return np.asarray(run.standardised(fold, MEMBERS))
 
     inputs = {
         "surprisal profile (trees)": profile,

@@ -15,7 +15,7 @@ from humanlike.detector import Detector
 from humanlike.detector.bundle import read_bundle
 from humanlike.detector.normalize import distort, normalize_text
 from humanlike.detector.surprisal import PROFILE_FEATURES, SurprisalTable, surprisal_profiles
-from humanlike.training.build import source_folds, train_bundle
+from humanlike.training.build import BuildData, out_of_source_humans, source_folds, train_bundle
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.schema import CorpusRecord
@@ -141,6 +141,20 @@ def test_out_of_source_thresholds_report_every_source(
     _, read = read_bundle(out)
     assert read.thresholds == manifest.thresholds
     assert Detector(out).score_texts(["A text to score."])[0].flagged.keys() == {"0.01", "0.05"}
+
+
+def test_refits_side_by_side_score_as_one_after_another(small_corpus_file: Path) -> None:
+    """The out-of-source refits in two spawned processes give exactly the logits of the refits run in
+    this process, in the same order: the thresholds do not depend on how the work was spread."""
+    data = BuildData.from_corpus([str(small_corpus_file)], SplitConfig())
+    sampling = SamplingConfig(max_fit_texts=400, threshold_source_folds=3)
+    args: dict[str, Any] = {"progress": False, "threads": 1}
+    fit = ngram_fit(SMALL_CONFIG)
+    alone = out_of_source_humans(fit, data, data.splits.train, sampling, 0, processes=1, **args)
+    spread = out_of_source_humans(fit, data, data.splits.train, sampling, 0, processes=2, **args)
+    assert len(alone.logits) > 0 and np.unique(alone.sources).size >= 2
+    np.testing.assert_array_equal(spread.sources, alone.sources)
+    np.testing.assert_allclose(spread.logits, alone.logits, rtol=0, atol=1e-6)
 
 
 def test_reports_merge_and_a_stack_combines_stored_logits(

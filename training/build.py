@@ -20,10 +20,12 @@ reads and splits the corpus).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from joblib import parallel_config
 from tqdm import tqdm
 
 from humanlike.detector.bundle import (
@@ -260,9 +263,11 @@ def train_bundle(
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
+    refit_processes: int = 1,
 ) -> BundleManifest:
     """Reads and splits the corpus, fits a kind on (a balanced sample of) its train split, and builds
-    the bundle; with ``sampling.threshold_source_folds``, its thresholds come from out-of-source scores."""
+    the bundle; with ``sampling.threshold_source_folds``, its thresholds come from out-of-source scores
+    (refits run in ``refit_processes`` processes side by side, see :func:`out_of_source_humans`)."""
     t = time.perf_counter()
     data = BuildData.from_corpus(corpus_paths, splits, mapping=mapping)
     read_s = time.perf_counter() - t
@@ -275,9 +280,18 @@ def train_bundle(
     if sampling.threshold_source_folds:
         t = time.perf_counter()
         oos = out_of_source_humans(
-            fit, data, full_train, sampling, splits.seed, threads=threads, progress=progress, chunk=chunk
+            fit,
+            data,
+            full_train,
+            sampling,
+            splits.seed,
+            threads=threads,
+            progress=progress,
+            chunk=chunk,
+            processes=refit_processes,
         )
         timings["out_of_source_s"] = round(time.perf_counter() - t, 1)
+        timings["refit_processes"] = refit_processes
     draft.training = {
         **draft.training,
         "sample_size": splits.sample_size,
@@ -335,16 +349,21 @@ def out_of_source_humans(
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
+    processes: int = 1,
 ) -> OutOfSourceHumans:
     """Refits the kind ``sampling.threshold_source_folds`` times, each without a group of sources (and
-    every group of texts paired with them), and scores that group's calibration human texts."""
+    every group of texts paired with them), and scores that group's calibration human texts.
+
+    With ``processes`` above 1 the refits run side by side in that many processes (``fit`` must then
+    be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is): the n-gram's fit is
+    Python TF-IDF counting on one core, so two refits on two cores take the time of one.
+    """
     records = data.records
     sources = np.array([r.source for r in records])
     groups = np.array([r.group for r in records])
     human = np.array([r.label == "human" for r in records])
-    logits: list[np.ndarray] = []
-    scored_sources: list[np.ndarray] = []
     folds = source_folds(records, sampling.threshold_source_folds)
+    jobs: list[RefitJob] = []
     for fold in folds:
         held = data.splits.calibration[np.isin(sources[data.splits.calibration], fold)]
         held_humans = held[human[held]]
@@ -352,20 +371,51 @@ def out_of_source_humans(
             continue
         blocked = np.isin(sources, fold) | np.isin(groups, groups[held])
         train = full_train[~blocked[full_train]]
-        refit = fit(data.with_train(balanced_train(records, train, sampling, seed)))
-        manifest = draft_manifest(refit, data.corpus, data.split)
-        texts = texts_of(records, held_humans)
-        scored = score_draft(
-            manifest, refit.files, {"humans": texts}, threads=threads, progress=progress, chunk=chunk
-        )
-        logits.append(scored["humans"])
-        scored_sources.append(sources[held_humans])
+        jobs.append(RefitJob(fit, data, balanced_train(records, train, sampling, seed), held_humans, chunk))
+    if processes > 1 and len(jobs) > 1:
+        # spawn, not fork: the parent may hold joblib's worker pool and ONNX Runtime threads, which a
+        # forked child would inherit half-alive. Each job carries its data; the results are logits.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context) as pool:
+            runs = pool.map(RefitJob.run_in_child, jobs)
+            logits = list(tqdm(runs, total=len(jobs), desc="out-of-source refits", disable=not progress))
+    else:
+        logits = [job.run(threads=threads, progress=progress) for job in jobs]
     all_logits = np.concatenate(logits)
     description = (
         f"out of source: {len(all_logits)} calibration-split human texts, each scored by one of "
         f"{len(folds)} refits fitted without its source"
     )
-    return OutOfSourceHumans(all_logits, np.concatenate(scored_sources), description)
+    return OutOfSourceHumans(all_logits, np.concatenate([sources[j.held_humans] for j in jobs]), description)
+
+
+@dataclass
+class RefitJob:
+    """One out-of-source refit: fit on ``train``, score the ``held_humans`` it never saw."""
+
+    fit: Fit
+    data: BuildData
+    train: np.ndarray
+    held_humans: np.ndarray
+    chunk: int = 256
+
+    def run(self, threads: int | None = 1, progress: bool = False) -> np.ndarray:
+        """Raw logits of the held-out human texts (one ONNX Runtime thread unless told: the refits
+        that run side by side share the cores)."""
+        refit = self.fit(self.data.with_train(self.train))
+        manifest = draft_manifest(refit, self.data.corpus, self.data.split)
+        parts = {"humans": texts_of(self.data.records, self.held_humans)}
+        scored = score_draft(
+            manifest, refit.files, parts, threads=threads, progress=progress, chunk=self.chunk
+        )
+        return scored["humans"]
+
+    def run_in_child(self) -> np.ndarray:
+        """:meth:`run` in a process of its own. The fit's joblib work runs in that process: the refits
+        already fill the cores, and a joblib worker pool left idle in the child would hold its exit
+        for joblib's idle timeout (300 s)."""
+        with parallel_config(backend="sequential"):
+            return self.run(threads=1, progress=False)
 
 
 def _logits(detector: Detector, texts: list[str], desc: str, progress: bool, chunk: int = 256) -> np.ndarray:

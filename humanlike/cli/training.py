@@ -98,6 +98,12 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
         flags={"precision": "--hybrid-precision"},
         dest_prefix="hybrid_",
     )
+    sampling.add_argument(
+        "--refit-processes",
+        type=int,
+        help="n-gram: run the out-of-source refits side by side in N processes (default: one per core, "
+        "at most four; each holds its own fit in memory)",
+    )
     add_progress_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the manifest's metrics as JSON")
     add_transformer_args(parser)
@@ -165,7 +171,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         splits = config_from_flags(SplitConfig, args, SPLIT_FLAGS)
         config = config_from_flags(NgramBaselineConfig, args, NGRAM_FLAGS)
-        manifest = train_ngram_bundle(paths, args.out, splits=splits, config=config, **common)
+        manifest = train_ngram_bundle(
+            paths, args.out, splits=splits, config=config, refit_processes=args.refit_processes, **common
+        )
     if args.json:
         print(json.dumps(manifest.metrics, indent=2))
     else:

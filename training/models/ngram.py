@@ -9,6 +9,7 @@ dense layout of bundle formats 1-2 is in :mod:`humanlike.training.models.ngram_d
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -376,15 +377,22 @@ def fit_ngram_views(
     return NgramViews(members, means, scales, trees)
 
 
-def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
+@dataclass(frozen=True)
+class NgramFit:
     """The n-gram kind's fit for :func:`humanlike.training.build.train_bundle`: one model, or with
-    ``config.distorted_view_words`` the plain and the distorted views averaged (:class:`NgramViews`)."""
-    config = config or NgramBaselineConfig()
+    ``config.distorted_view_words`` the plain and the distorted views averaged (:class:`NgramViews`).
 
-    def fit(data: BuildData) -> DraftBundle:
+    A plain object rather than a closure, so that the out-of-source refits can run it in other
+    processes."""
+
+    config: NgramBaselineConfig
+    seed: int = 0
+
+    def __call__(self, data: BuildData) -> DraftBundle:
+        config = self.config
         model: NgramBaseline | NgramViews
         if config.distorted_view_words:
-            model = fit_ngram_views(data.records, data.splits.train, config, seed)
+            model = fit_ngram_views(data.records, data.splits.train, config, self.seed)
             trees = (
                 ", and gradient-boosted trees over its word-surprisal profile"
                 if config.surprisal_view
@@ -408,7 +416,15 @@ def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
             training={**described, "config": config.as_dict()},
         )
 
-    return fit
+
+def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
+    """:class:`NgramFit` of ``config`` (default: the shipped configuration)."""
+    return NgramFit(config or NgramBaselineConfig(), seed)
+
+
+def default_refit_processes() -> int:
+    """One out-of-source refit per core, at most four (the default number of refits)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
 def train_ngram_bundle(
@@ -420,8 +436,12 @@ def train_ngram_bundle(
     config: NgramBaselineConfig | None = None,
     mapping: FieldMapping | None = None,
     progress: bool = True,
+    refit_processes: int | None = None,
 ) -> BundleManifest:
-    """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``."""
+    """Trains the n-gram model on a corpus and writes a calibrated, evaluated bundle to ``out``.
+
+    ``refit_processes``: the out-of-source refits side by side (default: one per core, at most four).
+    """
     return train_bundle(
         ngram_fit(config, splits.seed),
         corpus_paths,
@@ -430,4 +450,5 @@ def train_ngram_bundle(
         sampling=sampling,
         mapping=mapping,
         progress=progress,
+        refit_processes=refit_processes or default_refit_processes(),
     )
