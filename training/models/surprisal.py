@@ -26,13 +26,13 @@ def english_table(words: int) -> SurprisalTable:
     """The ``words`` most frequent English words of ``wordfreq`` (its "best" list) and their surprisal.
 
     Raises:
-        ImportError: ``wordfreq`` is not installed (it comes with the ``curriculum`` extra).
+        ImportError: ``wordfreq`` is not installed (it comes with the ``train`` and ``curriculum`` extras).
     """
     try:
         import wordfreq
     except ImportError as e:
         raise ImportError(
-            "the surprisal table needs wordfreq: pip install 'humanlike[curriculum]' (or wordfreq itself)"
+            "the surprisal table needs wordfreq: pip install 'humanlike[train]' (or wordfreq itself)"
         ) from e
 
     frequencies = wordfreq.get_frequency_dict("en", wordlist="best")
