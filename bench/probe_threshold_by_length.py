@@ -1,5 +1,5 @@
-"""Does the default's 1% threshold keep its promise for short texts and students? A probe on the
-recorded logits.
+"""Does the default's 1% threshold keep its promise for short texts, students, and each domain? A
+probe on the recorded logits.
 
 The shipped bundle's thresholds are chosen on human texts scored out of source. The protocol's
 threshold transfer (``OOS-thr FPR``) measures that promise per source: for each free-form source fold,
@@ -11,7 +11,9 @@ same measurement by text length (words) and compares two ways of choosing the th
   band (a band with fewer than ``--min-humans`` of them falls back to the single threshold).
 
 For each band: the share of the left-out folds' human texts flagged (pooled over folds), and the share
-of their LLM texts caught, under both. Nothing is refitted: it reads a report's ``.scores.npz`` and
+of their LLM texts caught, under both. Then, under the single threshold, the share of each fold's human
+texts flagged per ``domain`` (a source's humans are not one population: one domain can carry a
+source's whole excess). Nothing is refitted: it reads a report's ``.scores.npz`` and
 rebuilds the folds' texts from the corpus.
 
     python bench/probe_threshold_by_length.py [--report bench/results/generalization-30k-2026-11-30.json]
@@ -60,6 +62,7 @@ def main() -> None:
     score = {f: run.standardised(f, members).mean(axis=1) for f in run.free}
     label = {f: run.labels(f) for f in run.free}
     band = {f: band_of(np.array([len(t.split()) for t in run.texts(f)])) for f in run.free}
+    domain = {f: np.array([run.records[i].domain for i in run.test[f]]) for f in run.free}
 
     flagged: dict[str, dict[str, np.ndarray]] = {"one threshold": {}, "per length band": {}}
     fallbacks: dict[str, list[str]] = {}
@@ -81,7 +84,7 @@ def main() -> None:
     def share(hit: np.ndarray, where: np.ndarray) -> float | None:
         return round(float(hit[where].mean()), 4) if where.any() else None
 
-    result: dict[str, Any] = {"by_band": {}, "by_fold": {}, "summary": {}}
+    result: dict[str, Any] = {"by_band": {}, "by_fold": {}, "by_domain": {}, "summary": {}}
     for b in range(len(BANDS)):
         row: dict[str, Any] = {
             "n_human": int(sum((band[f] == b)[label[f] == 0].sum() for f in run.free)),
@@ -119,6 +122,15 @@ def main() -> None:
             "mean_fold_tpr": round(float(np.mean([hits[f][label[f] == 1].mean() for f in run.free])), 4),
         }
 
+    for f in run.free:
+        humans = label[f] == 0
+        result["by_domain"][f] = {
+            d: {
+                "n_human": int((humans & (domain[f] == d)).sum()),
+                "human_flagged": share(flagged["one threshold"][f], humans & (domain[f] == d)),
+            }
+            for d in sorted(set(domain[f][humans].tolist()))
+        }
     print(f"{'band (words)':>14} {'humans':>7} {'llm':>6}  " + "  ".join(f"{w:>30}" for w in flagged))
     for name, row in result["by_band"].items():
         cells = "  ".join(
@@ -128,6 +140,11 @@ def main() -> None:
         print(f"{name:>14} {row['n_human']:7d} {row['n_llm']:6d}  {cells}")
     for way, s in result["summary"].items():
         print(way, json.dumps(s))
+    for f, by_domain in result["by_domain"].items():
+        worst = max(by_domain, key=lambda d: by_domain[d]["human_flagged"] or 0)
+        if len(by_domain) > 1 and (by_domain[worst]["human_flagged"] or 0) > 2 * TARGET_FPR:
+            row = by_domain[worst]
+            print(f"{f}: {worst} flagged {row['human_flagged']:.3f} of {row['n_human']}")
     if fallbacks:
         print("bands with too few other-fold humans (single threshold used):", json.dumps(fallbacks))
     if args.out:
