@@ -291,9 +291,9 @@ def train_bundle(
             processes=refit_processes,
         )
         timings["out_of_source_s"] = round(time.perf_counter() - t, 1)
-        timings["refit_processes"] = refit_processes
     draft.training = {
         **draft.training,
+        "refit_processes": refit_processes if sampling.threshold_source_folds else None,
         "sample_size": splits.sample_size,
         "sampling": asdict(sampling),
         "n_fitted_on": len(data.splits.train),
@@ -355,8 +355,10 @@ def out_of_source_humans(
     every group of texts paired with them), and scores that group's calibration human texts.
 
     With ``processes`` above 1 the refits run side by side in that many processes (``fit`` must then
-    be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is): the n-gram's fit is
-    Python TF-IDF counting on one core, so two refits on two cores take the time of one.
+    be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is). The n-gram's fit is
+    mostly Python TF-IDF counting on one core, so a second refit beside it uses the second core: four
+    refits took 1.43x less time two at a time on 2 cores (``bench/bench_refits.py``). Each process
+    holds a copy of ``data`` and its own fit (2.7 GB at the default's 30,000 texts).
     """
     records = data.records
     sources = np.array([r.source for r in records])
