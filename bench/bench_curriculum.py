@@ -2,15 +2,15 @@
 
     .venv/bin/python bench/bench_curriculum.py --bundle artifacts/baseline --sizes 100000 1000000
 
-For each size N it writes an N-line corpus (the shared corpus repeated; every repeat after the first
-perturbed, seeded: a dropped word and a few case swaps per text, new ids, so the copies are near but
-not exact duplicates), then runs the whole command (`humanlike curriculum ... --dedup near`) in a
-child process and records its wall time and peak RSS: of its largest process (``ru_maxrss`` of a
-fresh wrapper process per size, so sizes do not share a maximum), and of its whole process tree (the
-sum of proportional set sizes over the command, its forkserver and its scoring workers, sampled every
-0.5 s from /proc), with the largest PSS of one process of each role (the command, the forkserver,
-a scoring worker).
-The raw rate is ``Detector.score_texts`` alone on
+For each size N it writes an N-line corpus (the shared corpus in a seeded random order, so that a
+size below the corpus's is a uniform sample of it rather than its first files; repeated, every repeat
+after the first perturbed, seeded: a dropped word and a few case swaps per text, new ids, so the
+copies are near but not exact duplicates), then runs the whole command (`humanlike curriculum ...
+--dedup near`) in a child process and records its wall time and peak RSS: of its largest process
+(``ru_maxrss`` of a fresh wrapper process per size, so sizes do not share a maximum), and of its
+whole process tree (the sum of proportional set sizes over the command, its forkserver and its
+scoring workers, sampled every 0.5 s from /proc), with the largest PSS of one process of each role
+(the command, the forkserver, a scoring worker). The raw rate is ``Detector.score_texts`` alone on
 ``--raw-texts`` texts sampled evenly from the same input, in the same run, once before and once
 after the command (their mean is the reference), so the ratio compares like with like.
 
@@ -24,18 +24,19 @@ import gzip
 import json
 import platform
 import random
-import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlib import tree_pss_kib
+
+from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES
 from humanlike.detector import Detector
 from humanlike.detector.runtime import usable_cores
 from humanlike.training.data.corpus import resolve_corpus_paths
@@ -44,49 +45,6 @@ RSS_WRAPPER = (
     "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"
 )
-
-
-def _role(cmdline: str, parent_role: str | None) -> str:
-    """What a process of the command's tree is, for the per-process peaks."""
-    if "-m humanlike" in cmdline:
-        return "command"
-    if "resource_tracker" in cmdline:
-        return "resource_tracker"
-    if parent_role == "forkserver":
-        return "worker"
-    if "forkserver" in cmdline:
-        return "forkserver"
-    return "wrapper" if parent_role is None else "other"
-
-
-def tree_pss_kib(root: int) -> tuple[int, dict[str, int], dict[str, int]]:
-    """Memory of ``root`` and all its descendants (the command, its forkserver, its workers): the sum
-    of their proportional set sizes, so pages they share (the forkserver's imports, inherited by the
-    workers) count once, where a sum of RSS would count them in every process; the largest PSS of
-    a process of each role (command, forkserver, worker, ...); and the summed PSS of each role."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children[parent].append(int(stat.parent.name))
-    total, by_role, role_sums = 0, {}, {}
-    todo: list[tuple[int, str | None]] = [(root, None)]
-    while todo:
-        pid, parent_role = todo.pop()
-        try:
-            found = re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        role = _role(cmdline, parent_role)
-        todo.extend((child, role) for child in children.get(pid, []))
-        pss = int(found.group(1)) if found else 0
-        total += pss
-        by_role[role] = max(by_role.get(role, 0), pss)
-        role_sums[role] = role_sums.get(role, 0) + pss
-    return total, by_role, role_sums
 
 
 def run_sampling_tree_pss(
@@ -146,6 +104,7 @@ def perturb(text: str, rng: random.Random) -> str:
 def write_corpus(paths: list[str], n: int, out: Path, seed: int = 0) -> None:
     base = list(corpus_records(paths))
     rng = random.Random(seed)
+    rng.shuffle(base)  # 100k lines are then a sample of every file, as 1M lines (repeats) are
     with out.open("w", encoding="utf-8") as f:
         for i in range(n):
             record = dict(base[i % len(base)])
@@ -184,6 +143,7 @@ def main() -> int:
     parser.add_argument("--dedup", default="near")
     parser.add_argument("--raw-texts", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--sort-memory-mb", type=int, help="passed to the command (default: the command's)")
     parser.add_argument("--work", type=Path, help="where the corpora go (default: a temporary directory)")
     parser.add_argument("--tag", help="result file name part (default: the bundle directory's name)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -202,6 +162,8 @@ def main() -> int:
                 "--out", str(out), "--strategy", args.strategy, "--dedup", args.dedup, "--device", "cpu",
                 "--batch-size", str(args.batch_size), "--no-progress",
             ]  # fmt: skip
+            if args.sort_memory_mb is not None:
+                command += ["--sort-memory-mb", str(args.sort_memory_mb)]
             start = time.perf_counter()
             done, tree_peak_kib, by_role, at_peak = run_sampling_tree_pss(
                 [sys.executable, "-c", RSS_WRAPPER, *command]
@@ -252,6 +214,7 @@ def main() -> int:
         },
         "bundle": str(args.bundle),
         "strategy": args.strategy,
+        "sort_memory_mb": args.sort_memory_mb or DEFAULT_RUN_BYTES >> 20,
         "dedup": args.dedup,
         "runs": runs,
     }

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,46 @@ class ProtocolRun:
             test, held = self.logits[f"{fold}|{m}|test"], self.logits[f"{fold}|{m}|held"]
             columns.append((test - held.mean()) / held.std())
         return np.column_stack(columns)
+
+
+def process_role(cmdline: str, parent_role: str | None) -> str:
+    """What a process of the command's tree is, for the per-process peaks."""
+    if "-m humanlike" in cmdline or "bin/humanlike" in cmdline:
+        return "command"
+    if "resource_tracker" in cmdline:
+        return "resource_tracker"
+    if parent_role == "forkserver":
+        return "worker"
+    if "forkserver" in cmdline:
+        return "forkserver"
+    return "wrapper" if parent_role is None else "other"
+
+
+def tree_pss_kib(root: int) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Memory of ``root`` and all its descendants (the command, its forkserver, its workers): the sum
+    of their proportional set sizes, so pages they share (the forkserver's imports, inherited by the
+    workers) count once, where a sum of RSS would count them in every process; the largest PSS of
+    a process of each role (command, forkserver, worker, ...); and the summed PSS of each role."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[parent].append(int(stat.parent.name))
+    total, by_role, role_sums = 0, {}, {}
+    todo: list[tuple[int, str | None]] = [(root, None)]
+    while todo:
+        pid, parent_role = todo.pop()
+        try:
+            found = re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        role = process_role(cmdline, parent_role)
+        todo.extend((child, role) for child in children.get(pid, []))
+        pss = int(found.group(1)) if found else 0
+        total += pss
+        by_role[role] = max(by_role.get(role, 0), pss)
+        role_sums[role] = role_sums.get(role, 0) + pss
+    return total, by_role, role_sums
