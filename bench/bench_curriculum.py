@@ -27,14 +27,13 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import tree_pss_kib
+from benchlib import TreePssSampler
 
 from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES
 from humanlike.detector import Detector
@@ -54,24 +53,10 @@ def run_sampling_tree_pss(
     peak PSS of one process of each role (KiB), and each role's summed PSS at the tree's peak (KiB):
     what the peak is made of."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak, peak_by_role, at_peak = 0, {}, {}
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak, at_peak
-        while not done.wait(every_s):
-            total, by_role, role_sums = tree_pss_kib(proc.pid)
-            if total > peak:
-                peak, at_peak = total, role_sums
-            for role, kib in by_role.items():
-                peak_by_role[role] = max(peak_by_role.get(role, 0), kib)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    done.set()
-    sampler.join()
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), peak, peak_by_role, at_peak
+    with TreePssSampler(proc.pid, every_s) as memory:
+        stdout, stderr = proc.communicate()
+    done = subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+    return done, memory.peak, memory.peak_by_role, memory.at_peak
 
 
 def cpu_model() -> str:

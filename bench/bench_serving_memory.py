@@ -16,14 +16,13 @@ import argparse
 import json
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from bench_serving import ServerProcess
 from bench_serving_wrk import LUA, run_wrk
-from benchlib import command, machine, now, tree_pss_kib, write_result
+from benchlib import TreePssSampler, command, machine, now, tree_pss_kib, write_result
 
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
 
@@ -42,31 +41,16 @@ def measure(
         run_wrk(serve.http, script, 2, concurrency)  # every scoring process has loaded and run
         time.sleep(1)
         idle, _, idle_roles = tree_pss_kib(serve.process.pid)
-        peak, at_peak, peak_by_role = 0, {}, {}
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak, at_peak
-            while not done.wait(0.5):
-                total, by_role, role_sums = tree_pss_kib(serve.process.pid)
-                if total > peak:
-                    peak, at_peak = total, role_sums
-                for role, kib in by_role.items():
-                    peak_by_role[role] = max(peak_by_role.get(role, 0), kib)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        load = run_wrk(serve.http, script, seconds, concurrency)
-        done.set()
-        sampler.join()
+        with TreePssSampler(serve.process.pid) as memory:
+            load = run_wrk(serve.http, script, seconds, concurrency)
     finally:
         serve.stop()
     return {
         "idle_tree_pss_mib": mib(idle),
         "idle_pss_mib_by_role": {r: mib(k) for r, k in sorted(idle_roles.items())},
-        "loaded_tree_pss_mib": mib(peak),
-        "loaded_pss_mib_by_role_at_peak": {r: mib(k) for r, k in sorted(at_peak.items())},
-        "largest_process_pss_mib_by_role": {r: mib(k) for r, k in sorted(peak_by_role.items())},
+        "loaded_tree_pss_mib": mib(memory.peak),
+        "loaded_pss_mib_by_role_at_peak": {r: mib(k) for r, k in sorted(memory.at_peak.items())},
+        "largest_process_pss_mib_by_role": {r: mib(k) for r, k in sorted(memory.peak_by_role.items())},
         "texts_per_s": round(load["requests_per_s"] * 16, 1),
     }
 

@@ -56,7 +56,9 @@ def write_result(out_dir: Path, name: str, result: dict[str, Any]) -> Path:
     return out
 
 
-def logits_round_robin(detectors: dict[str, Any], texts: list[str], repeats: int) -> tuple[dict, dict]:
+def logits_round_robin(
+    detectors: dict[str, Any], texts: list[str], repeats: int
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Each detector's ``llm_logits`` of ``texts``, taken in turn ``repeats`` times (so that a noisy
     machine slows them alike), and each one's best time in seconds."""
     logits: dict[str, Any] = {}
@@ -146,7 +148,9 @@ def tree_pss_kib(root: int) -> tuple[int, dict[str, int], dict[str, int]]:
         except (OSError, IndexError, ValueError):
             continue
         children[parent].append(int(stat.parent.name))
-    total, by_role, role_sums = 0, {}, {}
+    total = 0
+    by_role: dict[str, int] = {}
+    role_sums: dict[str, int] = {}
     todo: list[tuple[int, str | None]] = [(root, None)]
     while todo:
         pid, parent_role = todo.pop()
@@ -162,3 +166,36 @@ def tree_pss_kib(root: int) -> tuple[int, dict[str, int], dict[str, int]]:
         by_role[role] = max(by_role.get(role, 0), pss)
         role_sums[role] = role_sums.get(role, 0) + pss
     return total, by_role, role_sums
+
+
+class TreePssSampler:
+    """Samples :func:`tree_pss_kib` of ``root`` every ``every_s`` seconds on a thread, while the
+    ``with`` block runs. After it: ``peak`` (the tree's largest summed PSS, KiB), ``at_peak`` (each
+    role's summed PSS at that moment: what the peak is made of) and ``peak_by_role`` (the largest PSS
+    of one process of each role)."""
+
+    def __init__(self, root: int, every_s: float = 0.5) -> None:
+        import threading
+
+        self.root, self.every_s = root, every_s
+        self.peak = 0
+        self.at_peak: dict[str, int] = {}
+        self.peak_by_role: dict[str, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(self.every_s):
+            total, by_role, role_sums = tree_pss_kib(self.root)
+            if total > self.peak:
+                self.peak, self.at_peak = total, role_sums
+            for role, kib in by_role.items():
+                self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), kib)
+
+    def __enter__(self) -> TreePssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
