@@ -5,6 +5,8 @@ bytewise sorts them by key. Keys are built from the helpers below, which map num
 whose lexicographic order is their numeric order. Lines are buffered up to ``run_bytes``, sorted,
 written to a run file; the runs are then merged lazily (``heapq.merge``), reading one line per run at
 a time. Peak memory is about ``run_bytes`` plus one buffered read per run, whatever the input size.
+Lines that already arrive in order (rejects found while reading rows by line) go to a run of their own
+as they come (:meth:`ExternalSorter.ordered_run`) and cost no buffer at all.
 """
 
 from __future__ import annotations
@@ -56,6 +58,35 @@ def text_key(s: str, width: int = 64) -> bytes:
     return raw.replace(b"\n", b" ").ljust(width, b"\x00")
 
 
+class OrderedRun:
+    """A run file written as lines come, for lines given in ascending order: no buffer, no sort.
+
+    Made by :meth:`ExternalSorter.ordered_run`; a line smaller than the one before is a caller's bug
+    and raises ``ValueError`` rather than yield a wrong order.
+    """
+
+    def __init__(self, sorter: ExternalSorter, path: Path) -> None:
+        self._sorter = sorter
+        self._file: IO[bytes] = path.open("wb", buffering=1 << 16)
+        self._last = b""
+
+    def __enter__(self) -> OrderedRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, line: bytes) -> None:
+        if line < self._last:
+            raise ValueError(f"ordered run: {line[:40]!r} comes after {self._last[:40]!r}")
+        self._file.write(line)
+        self._last = line
+        self._sorter.n_lines += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class ExternalSorter:
     """Collects lines, then yields them sorted.
 
@@ -72,6 +103,7 @@ class ExternalSorter:
         self._buffered = 0
         self._runs: list[Path] = []
         self._open: list[IO[bytes]] = []
+        self._ordered_runs: list[OrderedRun] = []
         self.n_lines = 0
 
     def __enter__(self) -> ExternalSorter:
@@ -91,6 +123,15 @@ class ExternalSorter:
         for line in lines:
             self.add(line)
 
+    def ordered_run(self) -> OrderedRun:
+        """A run of its own for lines that come already sorted (each no smaller than the last):
+        written straight to disk, merged with the rest by :meth:`sorted`."""
+        path = self._dir / f"run-{len(self._runs):05d}"
+        self._runs.append(path)
+        run = OrderedRun(self, path)
+        self._ordered_runs.append(run)
+        return run
+
     def _spill(self) -> None:
         self._buffer.sort()
         path = self._dir / f"run-{len(self._runs):05d}"
@@ -106,6 +147,8 @@ class ExternalSorter:
             self._buffer.sort()
             yield from self._buffer
             return
+        for run in self._ordered_runs:
+            run.close()
         if self._buffer:
             self._spill()
         for path in self._runs:
@@ -113,6 +156,8 @@ class ExternalSorter:
         yield from heapq.merge(*self._open)
 
     def close(self) -> None:
+        for run in self._ordered_runs:
+            run.close()
         for f in self._open:
             f.close()
         self._open.clear()

@@ -44,7 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES, ExternalSorter, float_key, text_key, uint_key
+from humanlike.curriculum.extsort import (
+    DEFAULT_RUN_BYTES,
+    ExternalSorter,
+    OrderedRun,
+    float_key,
+    text_key,
+    uint_key,
+)
 from humanlike.curriculum.progress import Progress
 from humanlike.curriculum.quality import QUALITY_FORMULA, GroupStats
 from humanlike.curriculum.scoring import (
@@ -511,8 +518,12 @@ class _Ordering:
         self._rejects.close()
         self._ordered.close()
 
-    def _reject(self, line: int, reason: str, step: str, count_as: str) -> None:
-        self._rejects.add(uint_key(line) + reject_line(line, reason, step))
+    def _reject(
+        self, line: int, reason: str, step: str, count_as: str, in_order: OrderedRun | None = None
+    ) -> None:
+        """Records a reject; ``in_order`` is the run for rejects found while reading rows by line,
+        which need no sort buffer (at 1M lines of a repeated corpus, 740k duplicates are)."""
+        (in_order or self._rejects).add(uint_key(line) + reject_line(line, reason, step))
         self.reject_counts[count_as] += 1
 
     def _duplicates(self, rows: list[Path]) -> Iterator[tuple[int, int]]:
@@ -542,15 +553,17 @@ class _Ordering:
 
     def run(self, rows: list[Path], rejects: list[Path]) -> None:
         opts = self.options
-        for raw in _iter_lines(rejects):
-            line = json.loads(raw)["line"]
-            self._rejects.add(uint_key(line) + raw)
-            self.reject_counts["unscorable"] += 1
+        with self._rejects.ordered_run() as unscorable:  # the chunks' rejects come by line
+            for raw in _iter_lines(rejects):
+                line = json.loads(raw)["line"]
+                unscorable.add(uint_key(line) + raw)
+                self.reject_counts["unscorable"] += 1
 
         duplicates = self._duplicates(rows)
         next_dup = next(duplicates, None)
         # Pass A: by generator, best first, to number each row within its generator.
         with ExternalSorter(self._root, opts.run_bytes) as by_group:
+            passed_over = self._rejects.ordered_run()  # duplicates and filtered rows, by line
             for raw in _iter_lines(rows):
                 row = ScoredRow.parse(raw)
                 meta = row.meta
@@ -562,7 +575,9 @@ class _Ordering:
                     next_dup = next(duplicates, None)
                 if next_dup is not None and next_dup[0] == row.line:
                     kind = "exact" if opts.scoring.dedup.mode == "exact" else "near"
-                    self._reject(row.line, f"{kind} duplicate of line {next_dup[1]}", "dedup", "duplicate")
+                    self._reject(
+                        row.line, f"{kind} duplicate of line {next_dup[1]}", "dedup", "duplicate", passed_over
+                    )
                     continue
                 below = [
                     (name, value, floor)
@@ -574,7 +589,13 @@ class _Ordering:
                 ]
                 if below:
                     name, value, floor = below[0]
-                    self._reject(row.line, f"{name} {value:.4f} below {floor}", "filter", f"below_min_{name}")
+                    self._reject(
+                        row.line,
+                        f"{name} {value:.4f} below {floor}",
+                        "filter",
+                        f"below_min_{name}",
+                        passed_over,
+                    )
                     continue
                 score = opts.within_generator_score(meta["h"], meta["q"])
                 group_hash = hashlib.blake2b(meta["group"].encode(), digest_size=8).digest()
@@ -584,6 +605,7 @@ class _Ordering:
                     + uint_key(row.line)
                     + raw
                 )
+            passed_over.close()
 
             # Pass B: the strategy's order, with per-generator caps applied on the way.
             group, rank = "", 0

@@ -104,6 +104,26 @@ def test_external_sort_spills_and_merges(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("sort-*"))  # runs are cleaned up
 
 
+def test_ordered_runs_merge_with_buffered_lines_and_refuse_disorder(tmp_path: Path) -> None:
+    rng = random.Random(1)
+    lines = [uint_key(rng.randrange(10**6)) + b"\n" for _ in range(3000)]
+    evens, odds = sorted(lines[:1000]), sorted(lines[1000:2000])
+    with ExternalSorter(tmp_path, run_bytes=1 << 20) as sorter:
+        with sorter.ordered_run() as run:
+            for line in evens:
+                run.add(line)
+        with sorter.ordered_run() as run:
+            for line in odds:
+                run.add(line)
+        sorter.extend(lines[2000:])  # buffered, then spilled as one more run by sorted()
+        assert sorter.n_lines == 3000
+        assert list(sorter.sorted()) == sorted(lines)
+    with ExternalSorter(tmp_path) as sorter, sorter.ordered_run() as run:
+        run.add(uint_key(2) + b"\n")
+        with pytest.raises(ValueError, match="comes after"):
+            run.add(uint_key(1) + b"\n")
+
+
 # --- dedup ---------------------------------------------------------------------------------------
 
 
