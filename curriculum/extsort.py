@@ -146,6 +146,7 @@ class ExternalSorter:
         if not self._runs:  # it all fit in memory: no files
             self._buffer.sort()
             yield from self._buffer
+            self._buffer = []
             return
         for run in self._ordered_runs:
             run.close()
@@ -154,6 +155,11 @@ class ExternalSorter:
         for path in self._runs:
             self._open.append(path.open("rb", buffering=1 << 16))
         yield from heapq.merge(*self._open)
+        # Merged to the end: give back each run's read buffer now (and above, the lines), not when the
+        # sorter is closed (a sort whose output feeds another sort stays open while that one runs).
+        for f in self._open:
+            f.close()
+        self._open.clear()
 
     def close(self) -> None:
         for run in self._ordered_runs:
