@@ -172,6 +172,9 @@ def main() -> int:
                 "raw_score_texts_per_s": round(raw, 1),
                 "raw_before_after": [round(raw_before, 1), round(raw_after, 1)],
                 "ratio_to_raw": round(n / wall / raw, 3),
+                # Where the wall time goes: the command's own phase clocks (its summary line).
+                "phases_s": {"score": summary["score_s"], "order": summary["order_s"]},
+                "score_phase_ratio_to_raw": round(n / summary["score_s"] / raw, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "peak_tree_pss_mib": round(tree_peak_kib / 1024, 1),
                 "peak_pss_mib_by_process": {

@@ -37,6 +37,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -167,6 +168,10 @@ class CurriculumSummary:
     errors: str
     manifest: str
     resumed_chunks: int
+    # Wall seconds of this invocation's two phases (scoring is 0 when every chunk was already
+    # scored). Here, not in the manifest, which a resumed run writes byte for byte the same.
+    score_s: float
+    order_s: float
 
 
 # A scorer over a run of chunks: scores each chunk (ChunkScorer.score), writes it to the files ChunkFiles
@@ -396,6 +401,7 @@ def build_curriculum(
     )
     state = work.load()
     resumed_chunks = state["chunks"]
+    started = time.perf_counter()
     if not state["complete"]:
         score = score_chunks or local_chunk_scorer(detector or Detector(bundle_root), options.scoring)
         total, unit = input_size(input_path)
@@ -419,6 +425,7 @@ def build_curriculum(
         work.save(state)
 
     n_chunks = state["chunks"]
+    scored = time.perf_counter()
     ordering = _Ordering(options, work.root)
     with ordering:
         ordering.run(
@@ -490,6 +497,8 @@ def build_curriculum(
         errors=str(errors_path),
         manifest=str(manifest_path),
         resumed_chunks=resumed_chunks,
+        score_s=round(scored - started, 3),
+        order_s=round(time.perf_counter() - scored, 3),
     )
 
 

@@ -319,6 +319,7 @@ def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path,
     assert again.returncode == 0, again.stderr.decode()
     summary = json.loads(again.stderr.decode().strip().splitlines()[-1])
     assert summary["resumed_chunks"] == chunks_at_kill
+    assert summary["score_s"] > 0 and summary["order_s"] > 0  # this run scored the rest, then ordered
     assert resumed.read_bytes() == whole.read_bytes()
     errors = Path(str(resumed) + ".errors.jsonl").read_bytes()
     assert errors == Path(str(whole) + ".errors.jsonl").read_bytes()
