@@ -78,6 +78,7 @@ from humanlike.curriculum.sources import (
 )
 from humanlike.detector.atomic import atomic_writer, write_bytes_atomic
 from humanlike.detector.bundle import CHECKSUM_FILE, read_bundle
+from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.runtime import Detector, Device
 from humanlike.textstats import MTLD_THRESHOLD
 
@@ -203,6 +204,7 @@ _WORKER_SCORER: ChunkScorer | None = None
 
 def _load_worker(bundle: str, options: ScoringOptions, threads: int, device: Device) -> None:
     global _WORKER_SCORER
+    exit_with_parent()  # the command killed: the worker goes too, not on with its model loaded
     _WORKER_SCORER = ChunkScorer(Detector(bundle, device=device, threads=threads), options)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from humanlike.curriculum.dedup import Deduplicator
 from humanlike.curriculum.quality import TextQuality, text_quality
 from humanlike.detector.atomic import write_bytes_atomic
+from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.ranking import UnscorableLine, parse_line
 from humanlike.detector.runtime import Detector
 
@@ -151,7 +152,9 @@ def metrics_process_pool() -> ProcessPoolExecutor:
     """One worker process for :func:`text_metrics`. ``forkserver``: never fork a process that
     holds ONNX Runtime's thread pool. Like any ``multiprocessing`` code, it needs an importable
     ``__main__`` (a script or module, not ``python -`` reading stdin)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("forkserver"), initializer=exit_with_parent
+    )
 
 
 def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[bytes], list[bytes]]:

@@ -21,8 +21,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from humanlike.detector.inputs import Window
+from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.runtime import Detector, Device, usable_cores
 from humanlike.serving.errors import ScoringProcessDied
 
@@ -84,21 +83,13 @@ class ThreadBackend:
 _worker_detector: Detector | None = None
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    # The forkserver, this process's parent, exits when the server does, however the server ended
-    # (SIGKILL included); a scoring process left behind would wait on its queue forever.
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
 def _load_worker(bundle: str, device: Device, threads: int, max_batch_tokens: int) -> None:
     """Runs once in each scoring process: loads (and so verifies) the bundle."""
     global _worker_detector
     # Ctrl-C reaches the whole process group; the server drains and then stops its scoring processes,
     # which must not die under the batches it is finishing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    exit_with_parent()  # the server killed (SIGKILL included): this process goes too
     _worker_detector = Detector(bundle, device=device, threads=threads, max_batch_tokens=max_batch_tokens)
 
 

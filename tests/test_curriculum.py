@@ -34,6 +34,7 @@ from humanlike.curriculum.scoring import ScoringOptions
 from humanlike.detector import Detector
 from humanlike.textstats import lexical_stats
 from humanlike.training.data.schema import CorpusRecord
+from tests.processes import descendants, still_alive
 
 N_TEXTS = 400
 BAD_LINES = [b"not json\n", b"\n", b'{"text": ""}\n', b'{"text": "broken \xff utf-8"}\n', b"[1, 2]\n"]
@@ -308,9 +309,11 @@ def test_resume_after_kill_9_is_byte_identical(bundle: Path, corpus_input: Path,
         if chunks >= 3:
             break
         time.sleep(0.02)
+    tree = descendants(proc.pid)  # the forkserver and its scoring workers, each with the model loaded
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+    assert len(tree) >= 3 and not still_alive(tree, within_s=30)  # none lives on as an orphan
     assert not resumed.exists()  # nothing half-written
     chunks_at_kill = json.loads(state.read_text())["chunks"]
     assert 3 <= chunks_at_kill < 11  # 410 lines / 40 per chunk: it stopped partway

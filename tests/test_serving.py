@@ -31,6 +31,7 @@ from humanlike.serving.errors import ScoringProcessDied
 from humanlike.serving.metrics import ServerMetrics
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.v1 import humanlike_pb2 as pb
+from tests.processes import descendants, process_parents, still_alive
 from tests.servers import Server
 
 
@@ -320,13 +321,7 @@ def test_idle_connections_stay_open_for_the_keep_alive(bundle: Path) -> None:
 
 def _grandchildren(pid: int) -> set[int]:
     """Processes whose parent is a child of ``pid`` (a server's scoring processes, under its forkserver)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process has gone
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
+    parents = process_parents()
     children = {p for p, parent in parents.items() if parent == pid}
     return {p for p, parent in parents.items() if parent in children}
 
@@ -357,6 +352,18 @@ def test_a_scoring_process_that_dies_is_replaced(bundle: Path, texts: list[str])
         assert s.metric("humanlike_scoring_restarts_total") == 1
         (replacement,) = _grandchildren(s.process.pid)
         assert replacement != worker
+
+
+def test_a_killed_server_leaves_no_process_behind(bundle: Path, texts: list[str]) -> None:
+    """SIGKILL gives the server no chance to stop its pool: the scoring processes (which hold the
+    model) and their forkserver must end by themselves rather than live on as orphans."""
+    with Server(bundle, "--scoring-processes", "2") as s:
+        assert s.http().post("/v1/score", json={"texts": texts[:2]}).status_code == 200
+        tree = descendants(s.process.pid)
+        assert len(_grandchildren(s.process.pid)) == 2 and len(tree) >= 3  # forkserver and 2 processes
+        s.signal(signal.SIGKILL)
+        s.process.wait()
+        assert not still_alive(tree, within_s=30)
 
 
 def test_deadlines_and_disconnects_drop_queued_work(bundle: Path) -> None:

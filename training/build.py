@@ -46,6 +46,7 @@ from humanlike.detector.bundle import (
     WindowSpec,
     write_bundle,
 )
+from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.runtime import Detector
 from humanlike.training.calibration import fit_platt, thresholds_at_fpr
 from humanlike.training.config import SamplingConfig, SplitConfig
@@ -378,7 +379,9 @@ def out_of_source_humans(
         # spawn, not fork: the parent may hold joblib's worker pool and ONNX Runtime threads, which a
         # forked child would inherit half-alive. Each job carries its data; the results are logits.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            min(processes, len(jobs)), mp_context=context, initializer=exit_with_parent
+        ) as pool:
             runs = pool.map(RefitJob.run_in_child, jobs)
             logits = list(tqdm(runs, total=len(jobs), desc="out-of-source refits", disable=not progress))
     else:
