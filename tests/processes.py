@@ -6,15 +6,20 @@ import time
 from pathlib import Path
 
 
+def _stat_fields(stat: Path) -> list[str] | None:
+    """/proc/PID/stat after the command name (state, parent pid, ...); None once the process has gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def process_parents() -> dict[int, int]:
     """Every live process's parent pid."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process has gone
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
+        if (fields := _stat_fields(stat)) is not None:
+            parents[int(stat.parent.name)] = int(fields[1])
     return parents
 
 
@@ -33,14 +38,7 @@ def still_alive(pids: set[int], within_s: float) -> set[int]:
     """Those of ``pids`` still running (zombies count as gone) after waiting up to ``within_s``."""
     deadline = time.monotonic() + within_s
     while True:
-        alive = set()
-        for pid in pids:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                alive.add(pid)
+        alive = {pid for pid in pids if (f := _stat_fields(Path(f"/proc/{pid}/stat"))) and f[0] != "Z"}
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)

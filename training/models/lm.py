@@ -389,6 +389,10 @@ def quantize_lm(
             dst,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            # 7-bit weights: on x86 CPUs without VNNI (AVX2 only, as on many AMD EPYC hosts) ONNX
+            # Runtime's u8 x s8 kernel adds pairs of products in int16, and full-range weights
+            # saturate it: the criterion then correlated 0.43 with fp32's (0.95+ with VNNI).
+            reduce_range=True,
             nodes_to_quantize=nodes,
             op_types_to_quantize=["MatMul"],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
