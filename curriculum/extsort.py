@@ -126,18 +126,20 @@ class ExternalSorter:
     def ordered_run(self) -> OrderedRun:
         """A run of its own for lines that come already sorted (each no smaller than the last):
         written straight to disk, merged with the rest by :meth:`sorted`."""
-        path = self._dir / f"run-{len(self._runs):05d}"
-        self._runs.append(path)
-        run = OrderedRun(self, path)
+        run = OrderedRun(self, self._new_run())
         self._ordered_runs.append(run)
         return run
 
+    def _new_run(self) -> Path:
+        """The next run file's path, counted among the runs to merge (and to delete on close)."""
+        path = self._dir / f"run-{len(self._runs):05d}"
+        self._runs.append(path)
+        return path
+
     def _spill(self) -> None:
         self._buffer.sort()
-        path = self._dir / f"run-{len(self._runs):05d}"
-        with path.open("wb") as f:
+        with self._new_run().open("wb") as f:
             f.writelines(self._buffer)
-        self._runs.append(path)
         self._buffer = []
         self._buffered = 0
 
