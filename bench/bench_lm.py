@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -109,34 +108,11 @@ def main() -> int:
 
 def _profile(detector: Detector, texts: list[str], threads: int) -> dict[str, object]:
     """One profiled pass: shares of wall time by part of the graph, and outside it."""
-    import onnxruntime as ort
+    from benchlib import profile_kernels
 
-    from humanlike.detector.bundle import MODEL_FILE
-    from humanlike.detector.runtime import plan_batches
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    with tempfile.TemporaryDirectory() as tmp:
-        options.profile_file_prefix = str(Path(tmp) / "profile")
-        session = ort.InferenceSession(
-            str(detector.path / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        started = time.perf_counter()
-        windows = detector.windows(texts)
-        for batch in plan_batches([w.size for w in windows], detector.max_batch_tokens, 64):
-            session.run(["llm_logit"], detector._inputs.feed(texts, [windows[i] for i in batch]))
-        wall = time.perf_counter() - started
-        events = json.loads(Path(session.end_profiling()).read_text())
+    profile = profile_kernels(detector, texts, threads)
     by_part: dict[str, float] = defaultdict(float)
-    run_us = 0.0
-    for e in events:
-        if e.get("cat") == "Session" and e.get("name") == "model_run":
-            run_us += e["dur"]
-        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
-            continue
-        node = e["name"].removesuffix("_kernel_time")
+    for node, _, seconds in profile.nodes:
         if "/lm/" in node or node.startswith("lm/"):
             part = "lm_forward"
         elif "/encoder/" in node:
@@ -145,10 +121,10 @@ def _profile(detector: Detector, texts: list[str], threads: int) -> dict[str, ob
             part = "zero_shot_statistics_and_head"
         else:
             part = "graph_unattributed"
-        by_part[part] += e["dur"]
+        by_part[part] += seconds
     node_total = sum(by_part.values())
-    graph_s = run_us / 1e6
-    shares = {part: round(us / node_total * graph_s / wall, 3) for part, us in sorted(by_part.items())}
+    wall, graph_s = profile.wall_s, profile.graph_s
+    shares = {part: round(s / node_total * graph_s / wall, 3) for part, s in sorted(by_part.items())}
     shares["outside_graph"] = round(max(0.0, 1 - graph_s / wall), 3)
     return {"profiled_wall_s": round(wall, 2), "graph_s": round(graph_s, 2), "share_of_wall": shares}
 

@@ -11,6 +11,11 @@ in int8 too), writes them as
 uncalibrated bundles, and scores the same grouped sample of labelled texts with each through the
 runtime (round-robin, best of ``--repeats``). AUROC is of the raw criterion (calibration is monotone);
 each scheme's AUROC difference from fp32 comes with a paired-bootstrap 95% interval.
+
+``--profile`` adds one profiled pass per graph (ONNX Runtime's profiler) and splits its kernel time into
+the LM's weight GEMMs (their activations' quantization included), the LM head's GEMM, the rest of the LM
+(attention, rotary, norms, activations) and the statistics over the logits; from that, how fast each
+quantized pass *could* be against fp32: with only its GEMMs faster, and with everything else free.
 Writes ``bench/results/lm-int8-<date>.json``.
 """
 
@@ -24,7 +29,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import command, logits_round_robin, machine, now, write_result
+from benchlib import (
+    KernelTimes,
+    command,
+    logits_round_robin,
+    machine,
+    now,
+    profile_kernels,
+    write_result,
+)
 from sklearn.metrics import roc_auc_score
 
 from humanlike.detector import Detector
@@ -53,6 +66,7 @@ def main() -> int:
     parser.add_argument("--alpha", type=float, default=0.75, help="SmoothQuant's migration strength")
     schemes = ["int8", "q4", "int8-smooth", "int8-smooth-head"]
     parser.add_argument("--schemes", nargs="+", default=schemes, choices=schemes)
+    parser.add_argument("--profile", action="store_true", help="where each graph's time goes")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
@@ -94,13 +108,15 @@ def main() -> int:
             precision="int8",
             training=fp32.training,
         )
-    # ONNX Runtime maps the graphs it loaded; the files may go once the sessions exist
+    # ONNX Runtime maps the graphs it loaded; the files may go once the sessions exist (and the
+    # profiled sessions of --profile have read them)
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-lm-int8-"))
     detectors = {}
     for name, draft in drafts.items():
         write_uncalibrated(draft, work / name, "bench: uncalibrated")
         detectors[name] = Detector(work / name, device="cpu", threads=args.threads)
-    shutil.rmtree(work)
+    if not args.profile:
+        shutil.rmtree(work)
 
     if args.reference:
         detectors = {"reference": Detector(args.reference, device="cpu", threads=args.threads), **detectors}
@@ -135,8 +151,56 @@ def main() -> int:
             for s in [*args.schemes, *(["reference"] if args.reference else [])]
         },
     }
+    if args.profile:
+        kernel_seconds = {
+            name: time_by_part(profile_kernels(d, texts, args.threads)) for name, d in detectors.items()
+        }
+        result["kernel_seconds"] = kernel_seconds
+        result["gemm_bound_vs_fp32"] = gemm_bounds(kernel_seconds)
+        shutil.rmtree(work)
     write_result(args.out, "lm-int8", result)
     return 0
+
+
+GEMM_OPS = {"MatMul", "MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "MatMulNBits"}
+
+
+def time_by_part(profile: KernelTimes) -> dict[str, float]:
+    """Kernel seconds of one profiled pass by part: the LM's weight GEMMs (with the quantization of
+    their inputs), the LM head's GEMM, the rest of the LM, and the statistics over the logits."""
+    parts = dict.fromkeys(("lm_weight_gemms", "lm_head_gemm", "lm_other", "logit_statistics"), 0.0)
+    for node, op, seconds in profile.nodes:
+        if "/lm/" not in node:
+            part = "logit_statistics"
+        elif "lm_head" in node and (op in GEMM_OPS or op == "DynamicQuantizeLinear"):
+            part = "lm_head_gemm"
+        elif "_proj/" in node and (op in GEMM_OPS or op == "DynamicQuantizeLinear"):
+            part = "lm_weight_gemms"
+        else:
+            part = "lm_other"
+        parts[part] += seconds
+    parts = {k: round(v, 2) for k, v in parts.items()}
+    return {**parts, "total": round(sum(parts.values()), 2), "wall": round(profile.wall_s, 2)}
+
+
+def gemm_bounds(kernel_seconds: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """For each quantized graph, against fp32: its GEMMs' speed-up, the pass's speed-up were only the
+    GEMMs to change (everything else as in fp32), and its ceiling were everything but its GEMMs free."""
+    fp32 = kernel_seconds["fp32"]
+
+    def gemms(k: dict[str, float]) -> float:
+        return k["lm_weight_gemms"] + k["lm_head_gemm"]
+
+    return {
+        name: {
+            "gemm_speedup": round(gemms(fp32) / gemms(k), 2),
+            "pass_speedup_with_fp32_rest": round(fp32["total"] / (gemms(k) + fp32["total"] - gemms(fp32)), 2),
+            "pass_speedup_ceiling_rest_free": round(fp32["total"] / gemms(k), 2),
+            "measured_kernel_speedup": round(fp32["total"] / k["total"], 2),
+        }
+        for name, k in kernel_seconds.items()
+        if name != "fp32"
+    }
 
 
 def paired_auroc_delta_ci(

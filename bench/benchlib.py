@@ -11,8 +11,10 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,29 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def int8_instructions() -> str:
+    """The widest x86 int8 dot-product instructions the CPU reports. ONNX Runtime's int8 GEMMs run on
+    VNNI where there is one; AVX2 alone adds products in saturating int16 pairs, and gains less."""
+    try:
+        flags = set()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        return "unknown"
+    for flag in ("amx_int8", "avx512_vnni", "avx_vnni", "avx2"):
+        if flag in flags:
+            return flag
+    return "none of amx_int8, avx512_vnni, avx_vnni, avx2"
+
+
 def machine(**extra: Any) -> dict[str, Any]:
-    """The CPU, the cores this process may use, the Python version, and what the caller adds."""
+    """The CPU, its int8 instructions, the cores this process may use, the Python version, and what
+    the caller adds."""
     return {
         "cpu": cpu_model(),
+        "int8_instructions": int8_instructions(),
         "cores": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         **extra,
@@ -69,6 +90,49 @@ def logits_round_robin(
             logits[name] = detector.llm_logits(texts)
             best[name] = min(best[name], time.perf_counter() - started)
     return logits, best
+
+
+@dataclass(frozen=True)
+class KernelTimes:
+    """One pass of a detector's windows through a profiled ONNX Runtime session (see
+    :func:`profile_kernels`)."""
+
+    wall_s: float  # the pass, tokenizing and padding included
+    graph_s: float  # inside ``session.run``
+    nodes: list[tuple[str, str, float]]  # (node name, operator, seconds), as the profiler names them
+
+
+def profile_kernels(detector: Any, texts: list[str], threads: int | None) -> KernelTimes:
+    """Scores ``texts`` once as the runtime batches them, with ONNX Runtime's profiler on (a separate
+    session with the detector's options), and returns each node's kernel time."""
+    import onnxruntime as ort
+
+    from humanlike.detector.bundle import MODEL_FILE
+    from humanlike.detector.runtime import plan_batches
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or detector.info.intra_op_threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(
+            str(detector.path / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        started = time.perf_counter()
+        windows = detector.windows(texts)
+        for batch in plan_batches([w.size for w in windows], detector.max_batch_tokens, 64):
+            session.run(["llm_logit"], detector._inputs.feed(texts, [windows[i] for i in batch]))
+        wall = time.perf_counter() - started
+        events = json.loads(Path(session.end_profiling()).read_text())
+    run_us = sum(e["dur"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    nodes = [
+        (e["name"].removesuffix("_kernel_time"), e["args"].get("op_name", ""), e["dur"] / 1e6)
+        for e in events
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")
+    ]
+    return KernelTimes(wall_s=wall, graph_s=run_us / 1e6, nodes=nodes)
 
 
 class ProtocolRun:
