@@ -13,7 +13,7 @@ runtime (round-robin, best of ``--repeats``). AUROC is of the raw criterion (cal
 each scheme's AUROC difference from fp32 comes with a paired-bootstrap 95% interval.
 
 ``--profile`` adds one profiled pass per graph (ONNX Runtime's profiler) and splits its kernel time into
-the LM's weight GEMMs (their activations' quantization included), the LM head's GEMM, the rest of the LM
+the LM's weight GEMMs (with their fused input quantization), the LM head's GEMM, the rest of the LM
 (attention, rotary, norms, activations) and the statistics over the logits; from that, how fast each
 quantized pass *could* be against fp32: with only its GEMMs faster, and with everything else free.
 Writes ``bench/results/lm-int8-<date>.json``.
@@ -166,8 +166,12 @@ GEMM_OPS = {"MatMul", "MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeM
 
 
 def time_by_part(profile: KernelTimes) -> dict[str, float]:
-    """Kernel seconds of one profiled pass by part: the LM's weight GEMMs (with the quantization of
-    their inputs), the LM head's GEMM, the rest of the LM, and the statistics over the logits."""
+    """Kernel seconds of one profiled pass by part: the LM's weight GEMMs, the LM head's GEMM, the rest
+    of the LM, and the statistics over the logits.
+
+    A GEMM's int8 node (``DynamicQuantizeMatMul``) quantizes its input itself; an input shared by
+    several GEMMs (q, k and v; gate and up) is quantized once by a ``DynamicQuantizeLinear`` named
+    after the norm before it, which counts under the rest of the LM (under 1% of the int8 pass)."""
     parts = dict.fromkeys(("lm_weight_gemms", "lm_head_gemm", "lm_other", "logit_statistics"), 0.0)
     for node, op, seconds in profile.nodes:
         if "/lm/" not in node:
