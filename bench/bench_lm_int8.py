@@ -22,6 +22,7 @@ Writes ``bench/results/lm-int8-<date>.json``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import shutil
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def main() -> int:
     # ONNX Runtime maps the graphs it loaded; the files may go once the sessions exist (and the
     # profiled sessions of --profile have read them)
     work = Path(tempfile.mkdtemp(prefix="humanlike-bench-lm-int8-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # a run that fails leaves no 1 GB behind
     detectors = {}
     for name, draft in drafts.items():
         write_uncalibrated(draft, work / name, "bench: uncalibrated")
