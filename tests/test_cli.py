@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -210,7 +211,24 @@ def test_crossval_holds_out_what_it_names(small_corpus_file: Path, tmp_path: Pat
     assert b"generator=gpt2-xl" in result.stdout
 
 
-def test_crossval_compares_models_on_the_same_texts(small_corpus_file: Path, tmp_path: Path) -> None:
+def _smallest_two_label_source(records: list[CorpusRecord], at_least: int) -> tuple[str, int]:
+    """The sample's smallest source with both labels and at least ``at_least`` texts, and its size:
+    whichever sources a sample happens to draw, the test holds one out."""
+    sizes: dict[str, Counter[str]] = {}
+    for r in records:
+        sizes.setdefault(r.source, Counter())[r.label] += 1
+    two_label = [
+        (sum(c.values()), s) for s, c in sizes.items() if len(c) == 2 and sum(c.values()) >= at_least
+    ]
+    n, source = min(two_label)
+    return source, n
+
+
+@pytest.mark.slow  # fine-tunes the encoder
+def test_crossval_compares_models_on_the_same_texts(
+    small_corpus_file: Path, small_corpus: list[CorpusRecord], tmp_path: Path
+) -> None:
+    source, n_source = _smallest_two_label_source(small_corpus, at_least=30)
     report_path = tmp_path / "cv.json"
     result = humanlike(
         "crossval",
@@ -219,7 +237,7 @@ def test_crossval_compares_models_on_the_same_texts(small_corpus_file: Path, tmp
         "--by",
         "source",
         "--only",
-        "lorenz",
+        source,
         "--model",
         "ngram",
         "transformer",
@@ -239,10 +257,28 @@ def test_crossval_compares_models_on_the_same_texts(small_corpus_file: Path, tmp
     )
     assert result.returncode == 0, result.stderr
     (fold,) = json.loads(report_path.read_text())["folds"]
-    assert fold["held_out"] == "lorenz"
+    assert fold["held_out"] == source
     for model in ("ngram", "transformer"):
         scores = fold[model]
         assert (scores["n_human"], scores["n_llm"]) == (fold["n_human"], fold["n_llm"])
         assert 0.0 <= scores["auroc"] <= 1.0
-    assert fold["n_human"] + fold["n_llm"] <= 25  # sampled: the whole fold has 35 test texts
+    assert fold["n_human"] + fold["n_llm"] <= 25 < n_source  # sampled: the fold tests on the whole source
     assert "transformer AUROC" in result.stderr.decode()
+
+
+def test_crossval_refuses_a_fold_the_corpus_lacks_and_always_writes_its_json(
+    small_corpus_file: Path, tmp_path: Path
+) -> None:
+    report_path = tmp_path / "cv.json"
+    args = ["crossval", "--corpus", str(small_corpus_file), "--by", "source", "--json", str(report_path)]
+    result = humanlike(*args, "--only", "no-such-source", "--no-progress")
+    assert result.returncode == 2
+    assert b"no-such-source" in result.stderr and b"Traceback" not in result.stderr
+    assert not report_path.exists()  # refused before any work, so nothing to write
+
+    empty = tmp_path / "empty.jsonl"  # one source, one label: no fold to run, still a report
+    lines = [line for line in small_corpus_file.read_text().splitlines() if '"label":"human"' in line]
+    empty.write_text("\n".join(lines[:50]) + "\n")
+    result = humanlike("crossval", "--corpus", str(empty), "--by", "generator", "--json", str(report_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(report_path.read_text())["folds"] == []

@@ -74,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.handler(args))
-    except (CliError, BundleError, InvalidTextError, FileNotFoundError, ValueError, RuntimeError) as e:
+    except CliError as e:
+        print(f"humanlike: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except (BundleError, InvalidTextError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"humanlike: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

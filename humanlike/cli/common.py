@@ -15,6 +15,14 @@ DEVICES = ["auto", "cpu", "cuda"]
 class CliError(Exception):
     """A failure to report in one line, without a traceback."""
 
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(CliError):
+    """Arguments that name nothing the command can act on: reported like argparse's errors (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
 
 def add_mapping_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()

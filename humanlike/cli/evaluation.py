@@ -15,6 +15,7 @@ from typing import Any
 from humanlike.cli.common import (
     EXIT_OK,
     CliError,
+    UsageError,
     add_corpus_arg,
     add_mapping_args,
     add_progress_arg,
@@ -238,7 +239,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_crossval(args: argparse.Namespace) -> int:
     from humanlike.detector.atomic import atomic_writer
-    from humanlike.training.evaluation.crossval import crossval_report, format_crossval
+    from humanlike.training.evaluation.crossval import UnknownFoldError, crossval_report, format_crossval
+
+    def write_json(report: dict[str, Any]) -> None:
+        if args.json:
+            with atomic_writer(args.json) as f:
+                f.write(json.dumps(report, indent=2).encode("utf-8") + b"\n")
 
     def save(report: dict[str, Any]) -> None:
         fold = report["folds"][-1]
@@ -250,21 +256,23 @@ def cmd_crossval(args: argparse.Namespace) -> int:
             f"fold {len(report['folds'])}/{report['n_folds']}: {fold['key']}={fold['held_out']}: {aurocs}",
             file=sys.stderr,
         )
-        if args.json:
-            with atomic_writer(args.json) as f:
-                f.write(json.dumps(report, indent=2).encode("utf-8") + b"\n")
+        write_json(report)
 
-    report = crossval_report(
-        corpus_paths(args.corpus),
-        keys=args.by,
-        only=args.only,
-        seed=args.seed,
-        sample_size=args.sample,
-        models=args.model,
-        transformer_config=transformer_config(args, args.seed) if "transformer" in args.model else None,
-        max_test_texts=args.max_test_texts,
-        progress=not args.no_progress,
-        on_fold=save,
-    )
+    try:
+        report = crossval_report(
+            corpus_paths(args.corpus),
+            keys=args.by,
+            only=args.only,
+            seed=args.seed,
+            sample_size=args.sample,
+            models=args.model,
+            transformer_config=transformer_config(args, args.seed) if "transformer" in args.model else None,
+            max_test_texts=args.max_test_texts,
+            progress=not args.no_progress,
+            on_fold=save,
+        )
+    except UnknownFoldError as e:
+        raise UsageError(str(e)) from e
+    write_json(report)  # also when no fold ran, so that the file asked for always exists
     print(format_crossval(report))
     return EXIT_OK

@@ -48,6 +48,10 @@ regression on the frozen all-MiniLM-L6-v2 embedding alone; ``hybrid`` the same o
 LM statistics (the ``hybrid`` bundle's model)."""
 
 
+class UnknownFoldError(ValueError):
+    """An ``only`` value that is no generator or source of the corpus read: nothing to hold out."""
+
+
 def _fit_and_score_ngram(
     records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: NgramBaselineConfig
 ) -> np.ndarray:
@@ -132,6 +136,12 @@ def crossval_report(
         for s in leave_one_out_splits(records, key, holdout)
         if not only or s.name.split("=", 1)[1] in only
     ]
+    if only:
+        found = {s.name.split("=", 1)[1] for _, s in splits}
+        if missing := [v for v in only if v not in found]:
+            raise UnknownFoldError(
+                f"--only names no {' or '.join(keys)} of this corpus: {', '.join(missing)}"
+            )
     folds: list[dict[str, Any]] = []
     report: dict[str, Any] = {
         "protocol": "leave-one-out; test = held-out value's texts + their human pairs, "
