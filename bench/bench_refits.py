@@ -1,7 +1,7 @@
 """How long the default bundle's out-of-source refits take one after another and side by side.
 
 The shipped n-gram bundle chooses its thresholds on human texts scored by four refits, each fitted
-without a group of sources (:func:`humanlike.training.build.out_of_source_humans`). This times them
+without a group of sources (:func:`humanlike.training.build.out_of_source_scores`). This times them
 with ``processes=1`` and with one process per core, in the same run, on the data and configuration
 ``humanlike train`` uses (the whole corpus directory, at most ``--max-fit-texts`` texts a fit), and
 checks that both give the same logits. Peak memory is each run's largest process (``ru_maxrss``).
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from benchlib import command, machine, now, write_result
 
-from humanlike.training.build import BuildData, balanced_train, out_of_source_humans
+from humanlike.training.build import BuildData, balanced_train, out_of_source_scores
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
 from humanlike.training.models.ngram import default_refit_processes, ngram_fit
 
@@ -38,7 +38,7 @@ def main() -> None:
     runs, logits = {}, {}
     for processes in (1, default_refit_processes()):
         started = time.perf_counter()
-        oos = out_of_source_humans(fit, data, full_train, sampling, splits.seed, processes=processes)
+        oos = out_of_source_scores(fit, data, full_train, sampling, splits.seed, processes=processes)
         seconds = time.perf_counter() - started
         logits[processes] = oos.logits
         runs[f"processes={processes}"] = {

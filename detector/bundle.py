@@ -33,8 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from humanlike.detector.atomic import atomic_directory
 
-FORMAT_VERSION = 5
-"""5: an n-gram bundle's ``features.json`` may hold a word-surprisal table (``surprisal``), and its graph
+FORMAT_VERSION = 6
+"""6: the manifest may hold ``share_reference`` (out-of-source score distributions of human and LLM texts,
+which ``humanlike estimate`` reads); older runtimes refuse the field.
+5: an n-gram bundle's ``features.json`` may hold a word-surprisal table (``surprisal``), and its graph
 then also reads each text's surprisal profile (:mod:`humanlike.detector.surprisal`).
 4: an n-gram bundle's ``features.json`` may distort the text (``kept_words``) and hold a second
 reading of it (``next_view``); older runtimes would ignore both and score other text than the model read.
@@ -42,7 +44,7 @@ reading of it (``next_view``); older runtimes would ignore both and score other 
 holds the vocabulary (:class:`~humanlike.detector.features.SparseNgramSpec`).
 2: an n-gram bundle's ``features.json`` may name a text normalisation (older runtimes would ignore it
 and score other text than the model read). Versions 1 and 2 are read as they are."""
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 MANIFEST_FILE = "bundle.json"
 CHECKSUM_FILE = "SHA256SUMS"
 MODEL_FILE = "model.onnx"
@@ -102,6 +104,28 @@ class Threshold(BaseModel):
     worst_source_fpr: float | None = Field(default=None, description="the largest of fpr_by_source")
 
 
+class SourceQuantiles(BaseModel):
+    """One source's raw ``llm_logit`` distribution for one label, as evenly spaced quantiles."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_type: str = Field(description="the data type of the texts (free_form, translation, ...)")
+    n: int = Field(gt=0, description="texts behind the quantiles")
+    quantiles: list[float] = Field(min_length=2, description="quantiles at evenly spaced levels 0..1")
+
+
+class ShareReference(BaseModel):
+    """Raw logits of human and LLM texts, each scored by a refit that never saw the text's source,
+    kept per source and data type (keys ``SOURCE/DATA_TYPE``): what a corpus's LLM share is estimated
+    against (``humanlike.estimate``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    human: dict[str, SourceQuantiles]
+    llm: dict[str, SourceQuantiles]
+    fitted_on: str = ""
+
+
 class CorpusFingerprint(BaseModel):
     """Identifies the data a model was fitted on, so that an evaluation can tell seen from unseen."""
 
@@ -156,6 +180,9 @@ class BundleManifest(BaseModel):
     split: SplitSpec
     metrics: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict, description="hyper-parameters, timings")
+    share_reference: ShareReference | None = Field(
+        default=None, description="out-of-source score distributions for corpus-level share estimates"
+    )
     created_at: str
     humanlike_version: str
 

@@ -50,6 +50,13 @@ def parse_line(raw: bytes, text_field: str, check: Callable[[object], str | None
         UnscorableLine: blank, broken UTF-8, malformed JSON, not an object, no text field, or a text
             that ``check`` refuses.
     """
+    return parse_record(raw, text_field, check)[0]
+
+
+def parse_record(
+    raw: bytes, text_field: str, check: Callable[[object], str | None]
+) -> tuple[str, dict[str, Any]]:
+    """The text of one JSONL line and the whole object (as :func:`parse_line`, which it serves)."""
     if not raw.strip():
         raise UnscorableLine("blank line")
     try:
@@ -69,7 +76,7 @@ def parse_line(raw: bytes, text_field: str, check: Callable[[object], str | None
     if reason is not None:
         raise UnscorableLine(reason)
     assert isinstance(text, str)
-    return text
+    return text, obj
 
 
 def rank_jsonl(

@@ -15,7 +15,7 @@ from humanlike.detector import Detector
 from humanlike.detector.bundle import read_bundle
 from humanlike.detector.normalize import distort, normalize_text
 from humanlike.detector.surprisal import PROFILE_FEATURES, SurprisalTable, surprisal_profiles
-from humanlike.training.build import BuildData, out_of_source_humans, source_folds, train_bundle
+from humanlike.training.build import BuildData, out_of_source_scores, source_folds, train_bundle
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.schema import CorpusRecord
@@ -150,8 +150,8 @@ def test_refits_side_by_side_score_as_one_after_another(small_corpus_file: Path)
     sampling = SamplingConfig(max_fit_texts=400, threshold_source_folds=3)
     args: dict[str, Any] = {"progress": False, "threads": 1}
     fit = ngram_fit(SMALL_CONFIG)
-    alone = out_of_source_humans(fit, data, data.splits.train, sampling, 0, processes=1, **args)
-    spread = out_of_source_humans(fit, data, data.splits.train, sampling, 0, processes=2, **args)
+    alone = out_of_source_scores(fit, data, data.splits.train, sampling, 0, processes=1, **args)
+    spread = out_of_source_scores(fit, data, data.splits.train, sampling, 0, processes=2, **args)
     assert len(alone.logits) > 0 and np.unique(alone.sources).size >= 2
     np.testing.assert_array_equal(spread.sources, alone.sources)
     np.testing.assert_allclose(spread.logits, alone.logits, rtol=0, atol=1e-6)

@@ -48,6 +48,7 @@ from humanlike.detector.bundle import (
 )
 from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.runtime import Detector
+from humanlike.estimate import quantile_reference
 from humanlike.training.calibration import fit_platt, thresholds_at_fpr
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
@@ -183,7 +184,7 @@ def build_bundle(
     threads: int | None = None,
     progress: bool = True,
     chunk: int = 256,
-    oos: OutOfSourceHumans | None = None,
+    oos: OutOfSourceScores | None = None,
 ) -> BundleManifest:
     """Calibrates, sets thresholds, evaluates and writes ``draft`` to ``out``; returns the manifest.
 
@@ -200,17 +201,24 @@ def build_bundle(
 
     y_cal = data.labels("calibration")
     calibration = fit_platt(scored["calibration"], y_cal, fitted_on=data.calibration_name)
-    if oos is not None:
-        thresholds = thresholds_at_fpr(
-            calibration.apply(oos.logits), sources=oos.sources, fitted_on=oos.description
+    if oos is None:
+        cal = [data.records[i] for i in data.splits.calibration]
+        oos = OutOfSourceScores(
+            logits=scored["calibration"],
+            labels=y_cal.astype(int),
+            sources=np.array([r.source for r in cal]),
+            data_types=np.array([r.data_type for r in cal]),
+            description=f"in distribution: the texts of the {data.calibration_name}",
         )
-    else:
-        cal_sources = np.array([data.records[i].source for i in data.splits.calibration])
-        thresholds = thresholds_at_fpr(
-            calibration.apply(scored["calibration"])[y_cal == 0],
-            sources=cal_sources[y_cal == 0],
-            fitted_on=f"in distribution: the human texts of the {data.calibration_name}",
-        )
+    human_logits, human_sources = oos.humans()
+    thresholds = thresholds_at_fpr(
+        calibration.apply(human_logits),
+        sources=human_sources,
+        fitted_on=oos.description.replace("texts", "human texts", 1),
+    )
+    share_reference = quantile_reference(
+        oos.logits, oos.labels, oos.sources, oos.data_types, fitted_on=oos.description
+    )
     metrics: dict[str, Any]
     if "hold-out" in scored:
         holdout_records = [data.records[i] for i in data.splits.holdout]
@@ -229,6 +237,7 @@ def build_bundle(
         update={
             "calibration": calibration,
             "thresholds": thresholds,
+            "share_reference": share_reference,
             "metrics": metrics,
             "training": training,
         }
@@ -280,7 +289,7 @@ def train_bundle(
     oos = None
     if sampling.threshold_source_folds:
         t = time.perf_counter()
-        oos = out_of_source_humans(
+        oos = out_of_source_scores(
             fit,
             data,
             full_train,
@@ -320,12 +329,20 @@ def balanced_train(
 
 
 @dataclass
-class OutOfSourceHumans:
-    """Raw logits of calibration-split human texts, each from a refit that never saw the text's source."""
+class OutOfSourceScores:
+    """Raw logits of calibration-split texts, each from a refit that never saw the text's source."""
 
     logits: np.ndarray
+    labels: np.ndarray
+    """0 human, 1 LLM"""
     sources: np.ndarray
+    data_types: np.ndarray
     description: str
+
+    def humans(self) -> tuple[np.ndarray, np.ndarray]:
+        """The human texts' logits and sources (what the thresholds are chosen on)."""
+        human = self.labels == 0
+        return self.logits[human], self.sources[human]
 
 
 def source_folds(records: Sequence[CorpusRecord], k: int) -> list[list[str]]:
@@ -340,7 +357,7 @@ def source_folds(records: Sequence[CorpusRecord], k: int) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def out_of_source_humans(
+def out_of_source_scores(
     fit: Fit,
     data: BuildData,
     full_train: np.ndarray,
@@ -351,9 +368,9 @@ def out_of_source_humans(
     progress: bool = True,
     chunk: int = 256,
     processes: int = 1,
-) -> OutOfSourceHumans:
+) -> OutOfSourceScores:
     """Refits the kind ``sampling.threshold_source_folds`` times, each without a group of sources (and
-    every group of texts paired with them), and scores that group's calibration human texts.
+    every group of texts paired with them), and scores that group's calibration texts.
 
     With ``processes`` above 1 the refits run side by side in that many processes (``fit`` must then
     be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is). The n-gram's fit is
@@ -365,16 +382,16 @@ def out_of_source_humans(
     sources = np.array([r.source for r in records])
     groups = np.array([r.group for r in records])
     human = np.array([r.label == "human" for r in records])
+    data_types = np.array([r.data_type for r in records])
     folds = source_folds(records, sampling.threshold_source_folds)
     jobs: list[RefitJob] = []
     for fold in folds:
         held = data.splits.calibration[np.isin(sources[data.splits.calibration], fold)]
-        held_humans = held[human[held]]
-        if not len(held_humans):
+        if not human[held].any():
             continue
         blocked = np.isin(sources, fold) | np.isin(groups, groups[held])
         train = full_train[~blocked[full_train]]
-        jobs.append(RefitJob(fit, data, balanced_train(records, train, sampling, seed), held_humans, chunk))
+        jobs.append(RefitJob(fit, data, balanced_train(records, train, sampling, seed), held, chunk))
     if processes > 1 and len(jobs) > 1:
         # spawn, not fork: the parent may hold joblib's worker pool and ONNX Runtime threads, which a
         # forked child would inherit half-alive. Each job carries its data; the results are logits.
@@ -386,34 +403,37 @@ def out_of_source_humans(
             logits = list(tqdm(runs, total=len(jobs), desc="out-of-source refits", disable=not progress))
     else:
         logits = [job.run(threads=threads, progress=progress) for job in jobs]
-    all_logits = np.concatenate(logits)
-    description = (
-        f"out of source: {len(all_logits)} calibration-split human texts, each scored by one of "
-        f"{len(folds)} refits fitted without its source"
+    held = np.concatenate([j.held for j in jobs])
+    return OutOfSourceScores(
+        logits=np.concatenate(logits),
+        labels=(~human[held]).astype(int),
+        sources=sources[held],
+        data_types=data_types[held],
+        description=f"out of source: calibration-split texts, each scored by one of {len(folds)} refits "
+        "fitted without its source",
     )
-    return OutOfSourceHumans(all_logits, np.concatenate([sources[j.held_humans] for j in jobs]), description)
 
 
 @dataclass
 class RefitJob:
-    """One out-of-source refit: fit on ``train``, score the ``held_humans`` it never saw."""
+    """One out-of-source refit: fit on ``train``, score the ``held`` texts whose sources it never saw."""
 
     fit: Fit
     data: BuildData
     train: np.ndarray
-    held_humans: np.ndarray
+    held: np.ndarray
     chunk: int = 256
 
     def run(self, threads: int | None = 1, progress: bool = False) -> np.ndarray:
-        """Raw logits of the held-out human texts (one ONNX Runtime thread unless told: the refits
-        that run side by side share the cores)."""
+        """Raw logits of the held-out texts (one ONNX Runtime thread unless told: the refits that run
+        side by side share the cores)."""
         refit = self.fit(self.data.with_train(self.train))
         manifest = draft_manifest(refit, self.data.corpus, self.data.split)
-        parts = {"humans": texts_of(self.data.records, self.held_humans)}
+        parts = {"held": texts_of(self.data.records, self.held)}
         scored = score_draft(
             manifest, refit.files, parts, threads=threads, progress=progress, chunk=self.chunk
         )
-        return scored["humans"]
+        return scored["held"]
 
     def run_in_child(self) -> np.ndarray:
         """:meth:`run` in a process of its own. The fit's joblib work runs in that process: the refits

@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "score": ("scoring", "score texts; JSONL out, one line per input, in order"),
     "rank": ("scoring", "rank a JSONL corpus, most human-like first"),
+    "estimate": (
+        "estimate",
+        "estimate the share of LLM-written texts in a corpus, with a 95% interval, per slice",
+    ),
     "curriculum": ("curriculum", "order a corpus into a training curriculum (streaming, resumable)"),
     "serve": ("serve", "serve a bundle over HTTP and gRPC (one process, one batching core)"),
     "info": ("scoring", "verify a bundle and print what it is, as JSON"),

@@ -30,7 +30,7 @@ def add_mapping_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mapping", type=Path, help="JSON file with a FieldMapping for a foreign dataset")
 
 
-def add_corpus_arg(p: argparse.ArgumentParser) -> None:
+def add_corpus_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--corpus",
         nargs="+",

@@ -1,0 +1,380 @@
+"""How much of a corpus an LLM wrote: a corpus-level share with a 95% interval (quantification).
+
+Counting flagged texts answers the wrong question: on a source the detector never saw, human texts
+score higher or lower than on its training sources, and the count moves with them. A share is a
+property of the population, so it is estimated as one: the corpus's raw logits are matched against
+reference logit distributions of human and of LLM texts, with a quantification method from mlquantify
+(:data:`METHODS`). The bundle carries those references (``share_reference`` in its manifest): calibration
+texts each scored by a refit that never saw their source, kept per source as quantiles, so that they
+look like what a new source will look like.
+
+``reference_human``: logits of texts known to be human from the corpus's own place (an archive from
+before 2022, say). They replace the bundle's human reference, which removes the largest error there
+is, the shift of human scores from one source to the next; the LLM reference stays the bundle's.
+
+The interval is a bootstrap over everything the estimate depends on: the corpus's texts, the reference
+sources (redrawn with replacement: a new corpus is one more source, and sources differ more than texts
+do), the reference texts within each source, and the reference human texts when given.
+
+Needs numpy, scikit-learn and mlquantify (the ``estimate`` extra); no torch, no training code. (QuaPy,
+the other quantification library, imports torch unconditionally, so it is not used.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from humanlike.detector.bundle import ShareReference, SourceQuantiles
+
+if TYPE_CHECKING:
+    from humanlike.detector.runtime import Detector
+
+Method = Literal["cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm"]
+METHODS: tuple[Method, ...] = ("cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm")
+"""mlquantify's aggregative quantifiers over the bundle's logit, Platt-scaled on the reference: classify
+and count (``cc``, the naive count of p > 0.5) and its probabilistic form (``pcc``), the adjusted
+counts (``acc``, ``pacc``), EM prior adjustment (``emq``, Saerens et al. 2002), and distribution
+matching (``hdy``: Hellinger distance on histograms, ``dys``, ``smm``: the mean)."""
+DEFAULT_METHOD: Method = "hdy"
+DEFAULT_DATA_TYPES = ("free_form",)
+"""The reference texts a share is estimated against unless told: prose. Judgement data (preferences,
+task labels) puts the same text under both labels, so its LLM texts read as human ones and would
+teach the estimate that LLM text often looks human."""
+N_QUANTILES = 101
+PER_SOURCE = 300
+"""Reference texts drawn per source and label: every source weighs the same, whatever its size."""
+
+
+@dataclass(frozen=True)
+class ShareEstimate:
+    share: float
+    ci: tuple[float, float]
+    n: int
+    method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"share": self.share, "ci": list(self.ci), "n": self.n, "method": self.method}
+
+
+def quantile_reference(
+    logits: np.ndarray, labels: np.ndarray, sources: np.ndarray, data_types: np.ndarray, fitted_on: str = ""
+) -> ShareReference:
+    """The quantiles of ``logits`` (labels 0 human, 1 LLM) per source and data type: what a bundle
+    stores."""
+    logits, labels = np.asarray(logits, float), np.asarray(labels)
+    groups = np.char.add(np.char.add(np.asarray(sources, str), "/"), np.asarray(data_types, str))
+    levels = np.linspace(0.0, 1.0, N_QUANTILES)
+    sides: list[dict[str, SourceQuantiles]] = [{}, {}]
+    for label, side in enumerate(sides):
+        for group in sorted(set(groups[labels == label].tolist())):
+            x = logits[(labels == label) & (groups == group)]
+            side[group] = SourceQuantiles(
+                data_type=group.rsplit("/", 1)[1],
+                n=len(x),
+                quantiles=[round(float(v), 4) for v in np.quantile(x, levels)],
+            )
+    return ShareReference(human=sides[0], llm=sides[1], fitted_on=fitted_on)
+
+
+def of_data_types(reference: ShareReference, data_types: Sequence[str] | None) -> ShareReference:
+    """The part of ``reference`` whose texts are of ``data_types`` (None: all of it)."""
+    if data_types is None:
+        return reference
+
+    def keep(side: Mapping[str, SourceQuantiles]) -> dict[str, SourceQuantiles]:
+        return {k: v for k, v in side.items() if v.data_type in data_types}
+
+    return reference.model_copy(update={"human": keep(reference.human), "llm": keep(reference.llm)})
+
+
+def _draw(
+    side: Mapping[str, SourceQuantiles], rng: np.random.Generator | None, per_source: int
+) -> np.ndarray:
+    """``per_source`` logits (at most a source's own count) from each source's quantile function:
+    evenly spaced without ``rng``; with it, sources redrawn with replacement and levels at random."""
+    names = sorted(side)
+    if rng is not None:
+        names = [names[i] for i in rng.integers(0, len(names), len(names))]
+    out = []
+    for name in names:
+        source = side[name]
+        m = min(source.n, per_source)
+        u = rng.random(m) if rng is not None else (np.arange(m) + 0.5) / m
+        out.append(np.interp(u, np.linspace(0.0, 1.0, len(source.quantiles)), source.quantiles))
+    return np.concatenate(out)
+
+
+def _quantify(
+    method: Method, human: np.ndarray, llm: np.ndarray, targets: Sequence[np.ndarray]
+) -> list[float]:
+    """The LLM share of each of ``targets`` by ``method``, fitted on the reference ``human`` and ``llm``."""
+    from mlquantify import counting, likelihood, matching
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([human, llm])[:, None]
+    y = np.concatenate([np.zeros(len(human), int), np.ones(len(llm), int)])
+    platt = LogisticRegression().fit(x, y)  # a 1-D monotone map: in-sample posteriors are honest here
+    train = platt.predict_proba(x)
+    shares = []
+    for t in targets:
+        if not len(t):
+            shares.append(float("nan"))
+            continue
+        test = platt.predict_proba(t[:, None])
+        if method == "cc":
+            prevalence = counting.CC().aggregate(test)
+        elif method == "pcc":
+            prevalence = counting.PCC().aggregate(test)
+        else:
+            quantifier = {
+                "acc": counting.ACC,
+                "pacc": counting.GPACC,
+                "emq": likelihood.EMQ,
+                "hdy": matching.HDy,
+                "dys": matching.DyS,
+                "smm": matching.SMM,
+            }[method]()
+            prevalence = quantifier.aggregate(test, train, y)
+        shares.append(float(np.clip(np.asarray(prevalence)[1], 0.0, 1.0)))
+    return shares
+
+
+def estimate_shares(
+    targets: Mapping[str, np.ndarray],
+    reference: ShareReference,
+    *,
+    reference_human: np.ndarray | None = None,
+    method: Method = DEFAULT_METHOD,
+    data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    per_source: int = PER_SOURCE,
+) -> dict[str, ShareEstimate]:
+    """The LLM share of each named array of raw logits, with a 95% bootstrap interval, against the
+    part of ``reference`` of ``data_types``.
+
+    All targets share each bootstrap replicate's reference, so one call for many slices costs one fit
+    per replicate.
+    """
+    reference = of_data_types(reference, data_types)
+    if not reference.human and reference_human is None:
+        raise ValueError("the reference has no human texts: give reference_human")
+    if not reference.llm:
+        raise ValueError(f"the reference has no LLM texts of data types {', '.join(data_types or ())}")
+    if reference_human is not None and not len(reference_human):
+        raise ValueError("reference_human is empty")
+    names = list(targets)
+    arrays = [np.asarray(targets[n], dtype=np.float64) for n in names]
+
+    def human_side(rng: np.random.Generator | None) -> np.ndarray:
+        if reference_human is None:
+            return _draw(reference.human, rng, per_source)
+        if rng is None:
+            return np.asarray(reference_human, dtype=np.float64)
+        return np.asarray(reference_human, dtype=np.float64)[
+            rng.integers(0, len(reference_human), len(reference_human))
+        ]
+
+    point = _quantify(method, human_side(None), _draw(reference.llm, None, per_source), arrays)
+    shift_human, shift_llm = _source_shifts(
+        method, reference, per_source, human_given=reference_human is not None
+    )
+    rng = np.random.default_rng(seed)
+    draws = np.full((n_bootstrap, len(arrays)), np.nan)
+    for b in range(n_bootstrap):
+        resampled = [a[rng.integers(0, len(a), len(a))] if len(a) else a for a in arrays]
+        estimate = np.array(
+            _quantify(method, human_side(rng), _draw(reference.llm, rng, per_source), resampled)
+        )
+        # a new corpus is one more source: its texts sit as far from the reference as one of the
+        # reference's own sources, left out, sat from the rest
+        bias = np.array(point) * -rng.choice(shift_llm)
+        if len(shift_human):
+            bias += (1 - np.array(point)) * rng.choice(shift_human)
+        draws[b] = np.clip(estimate - bias, 0.0, 1.0)
+    out = {}
+    for j, name in enumerate(names):
+        if not len(arrays[j]):
+            continue
+        lo, hi = np.quantile(draws[:, j], [0.025, 0.975]) if n_bootstrap else (point[j], point[j])
+        out[name] = ShareEstimate(
+            share=round(point[j], 4),
+            ci=(round(float(lo), 4), round(float(hi), 4)),
+            n=len(arrays[j]),
+            method=method,
+        )
+    return out
+
+
+def _source_shifts(
+    method: Method, reference: ShareReference, per_source: int, *, human_given: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far each reference source, left out, reads from the truth against the rest: the share
+    estimated for its human texts (truth 0), and 1 minus that for its LLM texts (truth 1). With
+    ``human_given`` the human side is the corpus's own, so only the LLM side's shifts count."""
+    shifts: list[np.ndarray] = []
+    for label, side in ((0, reference.human), (1, reference.llm)):
+        if (label == 0 and human_given) or len(side) < 2:
+            shifts.append(np.zeros(0 if label == 0 else 1))
+            continue
+        found = []
+        for name in sorted(side):
+            rest = {k: v for k, v in side.items() if k != name}
+            human = _draw(rest if label == 0 else reference.human, None, per_source)
+            llm = _draw(rest if label == 1 else reference.llm, None, per_source)
+            (share,) = _quantify(method, human, llm, [_draw({name: side[name]}, None, per_source)])
+            found.append(share if label == 0 else 1 - share)
+        shifts.append(np.array(found))
+    return shifts[0], shifts[1]
+
+
+def estimate_share(
+    logits: np.ndarray,
+    reference: ShareReference,
+    *,
+    reference_human: np.ndarray | None = None,
+    method: Method = DEFAULT_METHOD,
+    data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> ShareEstimate:
+    """The LLM share of one corpus's raw logits (see :func:`estimate_shares`)."""
+    return estimate_shares(
+        {"all": logits},
+        reference,
+        reference_human=reference_human,
+        method=method,
+        data_types=data_types,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )["all"]
+
+
+MISSING = "(missing)"
+
+
+@dataclass
+class CorpusLogits:
+    """Raw logits of a corpus's scorable lines, overall and per value of each ``by`` field, and what
+    became of every line (``n_lines == n_scored + len(errors)``)."""
+
+    all: np.ndarray
+    by: dict[str, dict[str, np.ndarray]]
+    n_lines: int
+    errors: list[tuple[str, int, str]]
+    """(file, line number from 1, reason) of each line that could not be scored"""
+
+
+def score_corpus(
+    detector: Detector,
+    paths: Sequence[str | Path],
+    *,
+    by: Sequence[str] = (),
+    text_field: str = "text",
+    batch_size: int = 64,
+) -> CorpusLogits:
+    """Reads JSONL files line by line and scores them in batches; only a float32 per line and slice
+    is kept (4 bytes a line for each ``by`` field), so a corpus far larger than memory works."""
+    from humanlike.detector.ranking import UnscorableLine, parse_record
+
+    chunks: list[np.ndarray] = []
+    slices: dict[str, dict[str, list[np.ndarray]]] = {f: {} for f in by}
+    errors: list[tuple[str, int, str]] = []
+    texts: list[str] = []
+    keys: list[list[str]] = []
+    n_lines = 0
+
+    def flush() -> None:
+        if not texts:
+            return
+        logits = detector.llm_logits(texts, batch_size=batch_size).astype(np.float32)
+        chunks.append(logits)
+        for j, field in enumerate(by):
+            values = np.array([k[j] for k in keys])
+            for value in set(values.tolist()):
+                slices[field].setdefault(value, []).append(logits[values == value])
+        texts.clear()
+        keys.clear()
+
+    for path in paths:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                n_lines += 1
+                try:
+                    text, obj = parse_record(raw, text_field, detector.check_text)
+                except UnscorableLine as e:
+                    errors.append((str(path), number, str(e)))
+                    continue
+                texts.append(text)
+                keys.append([_slice_value(obj.get(field)) for field in by])
+                if len(texts) >= 1024:
+                    flush()
+    flush()
+    empty = np.zeros(0, dtype=np.float32)
+    return CorpusLogits(
+        all=np.concatenate(chunks) if chunks else empty,
+        by={
+            f: {v: np.concatenate(parts) for v, parts in sorted(values.items())}
+            for f, values in slices.items()
+        },
+        n_lines=n_lines,
+        errors=errors,
+    )
+
+
+def _slice_value(value: object) -> str:
+    if value is None:
+        return MISSING
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def corpus_report(
+    scored: CorpusLogits,
+    reference: ShareReference,
+    *,
+    reference_human: np.ndarray | None = None,
+    method: Method = DEFAULT_METHOD,
+    data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``{"share", "ci", "n", "method", "by": {FIELD: {VALUE: {"share", "ci", "n"}}}, ...}`` for a
+    scored corpus (every slice estimated against the same bootstrap replicates)."""
+    targets = {"\0all": scored.all}
+    for field, values in scored.by.items():
+        targets.update({f"{field}\0{value}": logits for value, logits in values.items()})
+    estimates = estimate_shares(
+        targets,
+        reference,
+        reference_human=reference_human,
+        method=method,
+        data_types=data_types,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    overall = estimates.get("\0all")
+    report: dict[str, Any] = {
+        **(overall.as_dict() if overall else {"share": None, "ci": None, "n": 0, "method": method}),
+        "by": {field: {} for field in scored.by},
+        "reference": {
+            "data_types": list(data_types) if data_types is not None else "all",
+            "human": "given (reference_human)" if reference_human is not None else reference.fitted_on,
+            "n_reference_human": None if reference_human is None else len(reference_human),
+            "llm": reference.fitted_on,
+        },
+        "n_bootstrap": n_bootstrap,
+        "lines": {"n": scored.n_lines, "scored": len(scored.all), "unscorable": len(scored.errors)},
+    }
+    for key, estimate in estimates.items():
+        field, value = key.split("\0", 1)
+        if field:
+            d = estimate.as_dict()
+            del d["method"]
+            report["by"][field][value] = d
+    return report
