@@ -378,3 +378,36 @@ def corpus_report(
             del d["method"]
             report["by"][field][value] = d
     return report
+
+
+def estimate_texts(
+    detector: Detector,
+    texts: Sequence[str],
+    *,
+    reference_human: Sequence[str] | None = None,
+    method: Method = DEFAULT_METHOD,
+    data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
+    n_bootstrap: int = 200,
+    seed: int = 0,
+) -> ShareEstimate:
+    """The LLM share of ``texts`` against ``detector``'s bundle reference (the Python API of
+    ``humanlike estimate``)::
+
+        from humanlike import Detector
+        from humanlike.estimate import estimate_texts
+
+        print(estimate_texts(Detector("artifacts/baseline"), texts).as_dict())
+    """
+    reference = detector.manifest.share_reference
+    if reference is None:
+        raise ValueError("this bundle carries no share reference (built before format 6): retrain it")
+    human = None if reference_human is None else detector.llm_logits(list(reference_human))
+    return estimate_share(
+        detector.llm_logits(list(texts)),
+        reference,
+        reference_human=human,
+        method=method,
+        data_types=data_types,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )

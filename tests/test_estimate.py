@@ -145,3 +145,16 @@ def test_estimate_runs_without_torch_or_the_training_stack(
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_python_api_scores_and_estimates(bundle: Path, small_corpus: list) -> None:
+    from humanlike.detector import Detector
+    from humanlike.estimate import estimate_texts
+
+    detector = Detector(bundle)
+    humans = [r.text for r in small_corpus if r.label == "human" and r.data_type == "free_form"][:200]
+    llm = [r.text for r in small_corpus if r.label == "llm" and r.data_type == "free_form"][:200]
+    all_human = estimate_texts(detector, humans[:100], reference_human=humans[100:], n_bootstrap=30)
+    all_llm = estimate_texts(detector, llm, reference_human=humans[100:], n_bootstrap=30)
+    assert all_human.share < all_llm.share and all_human.n == 100
+    assert all_human.ci[0] <= all_human.share <= all_human.ci[1]
