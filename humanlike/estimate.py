@@ -47,6 +47,7 @@ DEFAULT_DATA_TYPES = ("free_form",)
 task labels) puts the same text under both labels, so its LLM texts read as human ones and would
 teach the estimate that LLM text often looks human."""
 N_QUANTILES = 101
+CLASSES = np.array([0, 1])
 PER_SOURCE = 300
 """Reference texts drawn per source and label: every source weighs the same, whatever its size."""
 
@@ -121,16 +122,16 @@ def _quantify(
     y = np.concatenate([np.zeros(len(human), int), np.ones(len(llm), int)])
     platt = LogisticRegression().fit(x, y)  # a 1-D monotone map: in-sample posteriors are honest here
     train = platt.predict_proba(x)
-    shares = []
+    shares = []  # every aggregate is told both classes, or a corpus read as one class returns one share
     for t in targets:
         if not len(t):
             shares.append(float("nan"))
             continue
         test = platt.predict_proba(t[:, None])
         if method == "cc":
-            prevalence = counting.CC().aggregate(test)
+            prevalence = counting.CC().aggregate(test, classes=CLASSES)
         elif method == "pcc":
-            prevalence = counting.PCC().aggregate(test)
+            prevalence = counting.PCC().aggregate(test, classes=CLASSES)
         else:
             quantifier = {
                 "acc": counting.ACC,
@@ -140,7 +141,7 @@ def _quantify(
                 "dys": matching.DyS,
                 "smm": matching.SMM,
             }[method]()
-            prevalence = quantifier.aggregate(test, train, y)
+            prevalence = quantifier.aggregate(test, train, y, classes=CLASSES)
         shares.append(float(np.clip(np.asarray(prevalence)[1], 0.0, 1.0)))
     return shares
 
@@ -182,8 +183,10 @@ def estimate_shares(
         ]
 
     point = _quantify(method, human_side(None), _draw(reference.llm, None, per_source), arrays)
-    shift_human, shift_llm = _source_shifts(
-        method, reference, per_source, human_given=reference_human is not None
+    shift_human, shift_llm = (
+        _source_shifts(method, reference, per_source, human_given=reference_human is not None)
+        if n_bootstrap
+        else (np.zeros(0), np.zeros(1))
     )
     rng = np.random.default_rng(seed)
     draws = np.full((n_bootstrap, len(arrays)), np.nan)
