@@ -31,6 +31,7 @@ def test_help_everywhere() -> None:
         ["generalization"],
         ["zero-shot-bundle"],
         ["curriculum"],
+        ["estimate"],
         ["serve"],
         ["score"],
         ["rank"],

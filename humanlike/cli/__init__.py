@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rank": ("scoring", "rank a JSONL corpus, most human-like first"),
     "estimate": (
         "estimate",
-        "estimate the share of LLM-written texts in a corpus, with a 95% interval, per slice",
+        "estimate the share of LLM-written texts in a corpus, with a confidence interval, per slice",
     ),
     "curriculum": ("curriculum", "order a corpus into a training curriculum (streaming, resumable)"),
     "serve": ("serve", "serve a bundle over HTTP and gRPC (one process, one batching core)"),
