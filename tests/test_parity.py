@@ -167,7 +167,7 @@ def test_runtime_scores_a_format_5_bundle_with_surprisal_trees(
         progress=False,
     )
     _, manifest = read_bundle(out)
-    assert manifest.format_version == FORMAT_VERSION == 5
+    assert manifest.format_version == FORMAT_VERSION >= 5  # the surprisal profile came with format 5
     session = ort.InferenceSession(str(out / MODEL_FILE), providers=["CPUExecutionProvider"])
     assert "profile" in {i.name for i in session.get_inputs()}
     detector = Detector(out, device="cpu")
