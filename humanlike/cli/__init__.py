@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "evaluation",
         "the generalization protocol: detector recipes on left-out sources and the newest generators",
     ),
+    "downstream": (
+        "downstream",
+        "train small proxy models on curriculum arms and measure them on human text (does the order help?)",
+    ),
     "score": ("scoring", "score texts; JSONL out, one line per input, in order"),
     "rank": ("scoring", "rank a JSONL corpus, most human-like first"),
     "estimate": (
