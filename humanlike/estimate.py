@@ -186,7 +186,7 @@ def estimate_shares(
     shift_human, shift_llm = (
         _source_shifts(method, reference, per_source, human_given=reference_human is not None)
         if n_bootstrap
-        else (np.zeros(0), np.zeros(1))
+        else (np.zeros(1), np.zeros(1))
     )
     rng = np.random.default_rng(seed)
     draws = np.full((n_bootstrap, len(arrays)), np.nan)
@@ -197,9 +197,8 @@ def estimate_shares(
         )
         # a new corpus is one more source: its texts sit as far from the reference as one of the
         # reference's own sources, left out, sat from the rest
-        bias = np.array(point) * -rng.choice(shift_llm)
-        if len(shift_human):
-            bias += (1 - np.array(point)) * rng.choice(shift_human)
+        share = np.array(point)
+        bias = (1 - share) * rng.choice(shift_human) - share * rng.choice(shift_llm)
         draws[b] = np.clip(estimate - bias, 0.0, 1.0)
     out = {}
     for j, name in enumerate(names):
@@ -218,21 +217,26 @@ def estimate_shares(
 def _source_shifts(
     method: Method, reference: ShareReference, per_source: int, *, human_given: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """How far each reference source, left out, reads from the truth against the rest: the share
-    estimated for its human texts (truth 0), and 1 minus that for its LLM texts (truth 1). With
-    ``human_given`` the human side is the corpus's own, so only the LLM side's shifts count."""
+    """How far each reference source, left out, moves an estimate when its texts stand in for one
+    side: a half-and-half mixture of its texts and the other side's (from the rest) is estimated
+    against the rest, and twice the estimate's distance from one half is that source's signed shift
+    per unit of its side. A half share keeps the estimate clear of 0 and 1, so shifts of both signs
+    show. With ``human_given`` the human side is the corpus's own, so only LLM shifts count."""
     shifts: list[np.ndarray] = []
     for label, side in ((0, reference.human), (1, reference.llm)):
         if (label == 0 and human_given) or len(side) < 2:
-            shifts.append(np.zeros(0 if label == 0 else 1))
+            shifts.append(np.zeros(1))
             continue
         found = []
         for name in sorted(side):
             rest = {k: v for k, v in side.items() if k != name}
             human = _draw(rest if label == 0 else reference.human, None, per_source)
             llm = _draw(rest if label == 1 else reference.llm, None, per_source)
-            (share,) = _quantify(method, human, llm, [_draw({name: side[name]}, None, per_source)])
-            found.append(share if label == 0 else 1 - share)
+            own = _draw({name: side[name]}, None, per_source)
+            pooled = llm if label == 0 else human
+            other = pooled[np.linspace(0, len(pooled) - 1, len(own)).astype(int)]  # every source, evenly
+            (share,) = _quantify(method, human, llm, [np.concatenate([own, other])])
+            found.append(2 * (share - 0.5) if label == 0 else 2 * (0.5 - share))
         shifts.append(np.array(found))
     return shifts[0], shifts[1]
 

@@ -81,7 +81,7 @@ class DownstreamConfig:
         "hc3plus_si",
         "argugpt",
     )
-    token_budget: int = 400_000
+    token_budget: int = 250_000
     max_pool_llm: int = 20_000
     scarce_human_share: float = 0.2
     eval_texts: int = 200
@@ -95,13 +95,13 @@ class DownstreamConfig:
     learning_rate: float = 3e-3
     curve_points: int = 6
     samples: int = 10
-    sample_tokens: int = 64
+    sample_tokens: int = 48
     seeds: tuple[int, ...] = (0, 1, 2)
     arms: tuple[str, ...] = ARMS
     detector_sample: int = 12_000
 
 
-GPU = DownstreamConfig(token_budget=4_000_000, max_pool_llm=40_000, eval_texts=400, samples=20)
+GPU = DownstreamConfig(token_budget=2_500_000, max_pool_llm=40_000, eval_texts=400, samples=20)
 """The same arms at ten times the budget, for a lent CUDA machine (under 10 minutes there)."""
 
 SMOKE = DownstreamConfig(
@@ -299,13 +299,15 @@ class ProxyLM:
         self.modules.to(device)
         self.mask = self.mask.to(device)
 
-    def logits(self, ids: Any) -> Any:
+    def logits(self, ids: Any, last_only: bool = False) -> Any:
         import torch
 
         ids = ids.to(self.device)
         n = ids.shape[1]
         h = self.embed(ids) + self.position(torch.arange(n, device=self.device))
         h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
+        if last_only:  # sampling needs the next token's distribution alone
+            h = h[:, -1:]
         return self.norm(h) @ self.embed.weight.T  # tied output embedding
 
     def parameters(self) -> Any:
@@ -385,7 +387,7 @@ def sample_diversity(
         for _ in range(config.samples):
             ids = [eot]
             for _ in range(config.sample_tokens):
-                logits = model.logits(torch.tensor([ids[-config.context :]]))[0, -1]
+                logits = model.logits(torch.tensor([ids[-config.context :]]), last_only=True)[0, -1]
                 ids.append(int(torch.multinomial(torch.softmax(logits, -1).cpu(), 1, generator=generator)))
             stats.append(lexical_stats(tokenizer.decode(ids[1:])))
     return {k: float(np.nanmean([s[k] for s in stats])) for k in ("mtld", "distinct_2")}
