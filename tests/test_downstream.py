@@ -90,6 +90,9 @@ def test_arms_take_their_order_up_to_the_budget() -> None:
     mix = Counter((llm[index[t]].source, llm[index[t]].generator) for t in matched)
     assert set(mix) <= {(llm[i].source, llm[i].generator) for i in chosen}  # only the selection's cells
     assert sum(counts_l[index[t]] for t in matched) >= 100  # and the whole budget
+    wanted = Counter((llm[i].source, llm[i].generator) for i in chosen)
+    for cell, n in mix.items():  # in the selection's proportions, to within one text
+        assert abs(n - wanted[cell] / len(chosen) * len(matched)) <= 1, (cell, mix, wanted)
     scarce = arm_texts("scarce-humanlike", pools, {"human-likeness": order}, counts_h, counts_l, config, rng)
     assert sum(t.startswith("w") and t in {h.text for h in human} for t in scarce) == 2  # 20 of 100 tokens
 

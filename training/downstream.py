@@ -255,14 +255,23 @@ def arm_texts(
             def key(i: int) -> object:
                 return (pools.llm[i].source, pools.llm[i].generator)
 
-        # Random texts in the cells' proportions in the humanlike selection: up to three times its count
-        # of each cell, taken in random order (so interleaved) until the budget is full.
-        wanted = Counter({cell: 3 * n for cell, n in Counter(key(i) for i in chosen).items()})
-        picked: list[int] = []
+        # Random texts dealt cell by cell in the proportions the humanlike selection has, each next text
+        # from the cell furthest below its share, until the budget is full or the cells run dry.
+        share = Counter(key(i) for i in chosen)
+        queues: dict[object, list[int]] = {cell: [] for cell in share}
         for i in random_l:
-            if wanted[key(i)] > 0:
-                picked.append(i)
-                wanted[key(i)] -= 1
+            if key(i) in queues:
+                queues[key(i)].append(i)
+        picked: list[int] = []
+        dealt: Counter[object] = Counter()
+        total = 0
+        while total < budget and any(queues.values()):
+            n = len(picked) + 1
+            cell = max((c for c in queues if queues[c]), key=lambda c: share[c] / len(chosen) * n - dealt[c])
+            i = queues[cell].pop(0)
+            picked.append(i)
+            dealt[cell] += 1
+            total += counts_l[i]
         return [pools.llm[i].text for i in take_budget(counts_l, picked, budget)]
     if name.startswith("scarce-"):
         human_budget = round(config.scarce_human_share * budget)
