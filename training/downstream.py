@@ -37,7 +37,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class DownstreamConfig:
 
 
 GPU = DownstreamConfig(token_budget=2_500_000, max_pool_llm=40_000, eval_texts=400, samples=20)
-"""The same arms at ten times the budget, for a lent CUDA machine (under 10 minutes there)."""
+"""The same arms at ten times the budget, for a CUDA machine (not yet run: none was lent)."""
 
 SMOKE = DownstreamConfig(
     token_budget=20_000,
@@ -582,8 +582,3 @@ def render_html(report: dict[str, Any]) -> str:
         "<table><tr><th>arm</th><th>unseen bpb (mean, 95% CI)</th><th>minus llm-random</th>"
         "<th>gap closed</th><th>in-domain bpb</th><th>MTLD of samples</th></tr>" + "".join(rows) + "</table>"
     )
-
-
-def smoke_config(config: DownstreamConfig) -> DownstreamConfig:
-    """:data:`SMOKE` with the given config's sources."""
-    return replace(SMOKE, eval_sources=config.eval_sources, pool_sources=config.pool_sources)
