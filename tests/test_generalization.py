@@ -24,6 +24,7 @@ from humanlike.training.evaluation.generalization import (
     CANDIDATES,
     Candidate,
     FoldScores,
+    is_edit,
     is_newest,
     protocol_folds,
     run_protocol,
@@ -77,7 +78,7 @@ def test_protocol_folds_leave_out_what_they_name(corpus: list[CorpusRecord]) -> 
     two_label = {r.source for r in corpus if r.label == "human"} & {
         r.source for r in corpus if r.label == "llm"
     }
-    assert set(folds) == {f"source={s}" for s in two_label} | {"newest-generators"}
+    assert set(folds) == {f"source={s}" for s in two_label} | {"newest-generators", "edits"}
     for name, fold in folds.items():
         train_groups = {corpus[i].group for i in fold.train}
         assert not train_groups & {corpus[i].group for i in fold.test}, name
@@ -86,6 +87,10 @@ def test_protocol_folds_leave_out_what_they_name(corpus: list[CorpusRecord]) -> 
     newest = folds["newest-generators"]
     assert not any(is_newest(corpus[i].generator) for i in newest.train)
     assert {corpus[i].label for i in newest.test} == {"human", "llm"}
+    edits = folds["edits"]
+    assert not any(corpus[i].label == "llm" and is_edit(corpus[i].variant) for i in edits.train)
+    edited = [i for i in edits.test if corpus[i].label == "llm"]
+    assert edited and all(is_edit(corpus[i].variant) for i in edited)
 
 
 def test_protocol_runs_resumes_and_summarises(small_corpus_file: Path, tmp_path: Path) -> None:
@@ -101,6 +106,7 @@ def test_protocol_runs_resumes_and_summarises(small_corpus_file: Path, tmp_path:
     assert len(report["folds"]) == 4
     for row in report["folds"]:
         assert 0 <= row["auroc"] <= 1 and 0 <= row["own_fpr"] <= 1 and row["n_train"] <= 400
+        assert 0 <= row["own_tpr"] <= 1
     summary = report["summary"]["ngram"]["free_form_sources"]
     assert summary["n_folds"] == 2 and summary["mean_transferred_fpr"] is not None
     seen: list[str] = []

@@ -99,6 +99,16 @@ class NgramBaselineConfig:
         False, "with the views, also average in trees over each text's word-surprisal profile"
     )
 
+    # Mirror pairs: besides every text, the classifier fits the difference of each LLM text's features
+    # and its paired human text's (same prompt or source text), weighted by this much (conditional
+    # logistic regression), so that what a pair shares (topic, source, format) cancels. None: off.
+    pair_contrast: float | None = option(
+        None, "also fit LLM-minus-human feature differences of mirror pairs, with this weight"
+    )
+    # Group-robust fitting: every source weighs the same in the fit (split equally between its
+    # labels) instead of by its size. None: off.
+    source_weighting: bool | None = option(None, "weigh every source the same in the fit")
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 

@@ -64,7 +64,7 @@ def _configure_generalization(parser: argparse.ArgumentParser) -> None:
         help="take in the rows of reports of the same protocol run elsewhere (a GPU machine, say)",
     )
     parser.add_argument(
-        "--only", nargs="+", metavar="FOLD", help="run only these folds (source=S, newest-generators)"
+        "--only", nargs="+", metavar="FOLD", help="run only these folds (source=S, newest-generators, edits)"
     )
     parser.add_argument("--max-train", type=int, default=10_000, help="texts each fit reads (default: 10000)")
     parser.add_argument(

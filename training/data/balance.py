@@ -86,3 +86,25 @@ def _capped(
             if q and len(picked) < cap:
                 picked.append(int(q.pop()))
     return picked
+
+
+def source_balanced_weights(records: Sequence[CorpusRecord], idx: np.ndarray) -> np.ndarray:
+    """One weight per text of ``idx`` (mean 1) so that every source weighs the same in a fit, its
+    weight split equally between the labels it has.
+
+    A large source no longer decides the boundary by its size alone; a one-sided source still counts
+    only once, for its one label, so that it cannot teach "this domain is LLM" by volume.
+    """
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    labels_of_source: dict[str, set[str]] = defaultdict(set)
+    for i in idx.tolist():
+        r = records[i]
+        cells[(r.source, r.label)] += 1
+        labels_of_source[r.source].add(r.label)
+    weights = np.array(
+        [
+            1.0 / (len(labels_of_source[records[i].source]) * cells[(records[i].source, records[i].label)])
+            for i in idx.tolist()
+        ]
+    )
+    return weights * (len(weights) / weights.sum()) if len(weights) else weights

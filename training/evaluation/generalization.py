@@ -6,7 +6,10 @@ Folds, on the whole corpus directory:
   with them); the training side is every other source, minus every group that touches the test;
 - ``newest-generators``: the test is every LLM text of the newest families (:data:`NEWEST`: gpt-4o,
   gpt-4-turbo, claude-3-*, gemini-*, llama-3-*) and the human texts paired with them; the training side
-  holds no text of those families.
+  holds no text of those families;
+- ``edits``: the test is every LLM text made by editing another (:func:`is_edit`: polished,
+  paraphrased, rewritten, humanized) and the human texts paired with them; the training side holds no
+  edited text. Its ``own_tpr`` is the recall at the candidate's own 1% threshold.
 
 Every candidate recipe is fitted on the same training side of a fold (a grouped 10% of it set apart to
 choose the recipe's own thresholds) and scores the same test texts. Per fold and candidate:
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -53,6 +57,15 @@ from humanlike.training.evaluation.metrics import binary_metrics
 NEWEST_EXACT = ("gpt-4o", "gpt-4-turbo")
 NEWEST_PREFIXES = ("claude-3", "gemini-", "llama-3-")
 TARGET_FPR = 0.01
+
+
+EDIT_VARIANT = re.compile(r"polish|paraphras|rewrite|rephras|humaniz", re.IGNORECASE)
+
+
+def is_edit(variant: str | None) -> bool:
+    """An LLM text made by editing another text (polished, paraphrased, rewritten, humanized): the
+    edits fold leaves every one of them out."""
+    return variant is not None and EDIT_VARIANT.search(variant) is not None
 
 
 def is_newest(generator: str) -> bool:
@@ -97,7 +110,13 @@ class Candidate:
             described["surprisal"] = self.surprisal.as_dict()
         else:
             ngram = self.ngram.as_dict()
-            for later in ("distort_top_words", "distorted_view_words", "surprisal_view"):
+            for later in (
+                "distort_top_words",
+                "distorted_view_words",
+                "surprisal_view",
+                "pair_contrast",
+                "source_weighting",
+            ):
                 if ngram[later] is None:
                     # recorded before the option existed: an option left off is not a change of recipe
                     del ngram[later]
@@ -142,6 +161,28 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram-c1-distorted-1000": Candidate(
         balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=1000)
     ),
+    # mirror pairs: the LLM-minus-human differences inside pairs fitted beside the texts
+    "ngram-c1-pairs": Candidate(
+        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=1.0)
+    ),
+    # group-robust: every source weighs the same
+    "ngram-c1-sources": Candidate(
+        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, source_weighting=True)
+    ),
+    "ngram-c1-distorted-300-pairs": Candidate(
+        balance=None,
+        ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, pair_contrast=1.0),
+    ),
+    "ngram-c1-distorted-300-sources": Candidate(
+        balance=None,
+        ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, source_weighting=True),
+    ),
+    "stack-ngram-c1-distorted-300-pairs": Candidate(
+        balance=None, stack=("ngram-c1-pairs", "ngram-c1-distorted-300-pairs")
+    ),
+    "stack-ngram-c1-distorted-300-sources": Candidate(
+        balance=None, stack=("ngram-c1-sources", "ngram-c1-distorted-300-sources")
+    ),
     # the shipped recipe (NgramBaselineConfig.distorted_view_words=300), here from stored logits
     "stack-ngram-c1-distorted-300": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-300")),
     "stack-ngram-c1-distorted-1000": Candidate(balance=None, stack=("ngram-c1", "ngram-c1-distorted-1000")),
@@ -177,6 +218,8 @@ def protocol_folds(records: Sequence[CorpusRecord]) -> list[Split]:
     ]
     newest = np.array([r.label == "llm" and is_newest(r.generator) for r in records])
     folds.append(leave_out(records, newest, "newest-generators", none))
+    edits = np.array([r.label == "llm" and is_edit(r.variant) for r in records])
+    folds.append(leave_out(records, edits, "edits", none))
     return folds
 
 
@@ -241,10 +284,13 @@ def fit_and_score(
         trees.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
         score = trees.decision_function
     else:
-        from humanlike.training.models.ngram import NgramBaseline
+        from humanlike.training.models.ngram import NgramBaseline, fit_arguments
 
-        model = NgramBaseline(dataclasses.replace(candidate.ngram, normalization=candidate.normalization))
-        model.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        config = dataclasses.replace(candidate.ngram, normalization=candidate.normalization)
+        model = NgramBaseline(config)
+        model.fit(
+            texts_of(records, fit_idx), labels_of(records, fit_idx), **fit_arguments(records, fit_idx, config)
+        )
         score = model.decision_function
     return FoldScores(score(texts_of(records, fold.test)), score(texts_of(records, cal_human)), len(fit_idx))
 
@@ -354,6 +400,7 @@ def run_protocol(
             "auroc": metrics["auroc"],
             "tpr_at_1pct_fpr": metrics["tpr_at_fpr"]["0.01"],
             "own_fpr": float(np.mean(humans > scores.threshold)) if humans.size else None,
+            "own_tpr": float(np.mean(scores.test[y == 1] > scores.threshold)) if (y == 1).any() else None,
             "seconds": round(time.perf_counter() - started, 1),
         }
         report["folds"].append(row)
@@ -447,6 +494,7 @@ def summarize(report: dict[str, Any], human_logits: dict[str, np.ndarray]) -> di
         sources = [f for f in rows if f["fold"].startswith("source=") and f["auroc"] is not None]
         free = [f for f in sources if f["data_types"] == ["free_form"]]
         newest = [f for f in rows if f["fold"] == "newest-generators"]
+        edits = [f for f in rows if f["fold"] == "edits"]
         transfer = threshold_transfer(human_logits, name)
 
         def mean(values: list[float]) -> float | None:
@@ -475,6 +523,8 @@ def summarize(report: dict[str, Any], human_logits: dict[str, np.ndarray]) -> di
             },
             "newest_generators_auroc": newest[0]["auroc"] if newest else None,
             "newest_generators_tpr_at_1pct_fpr": newest[0]["tpr_at_1pct_fpr"] if newest else None,
+            "edits_auroc": edits[0]["auroc"] if edits else None,
+            "edits_own_tpr": edits[0].get("own_tpr") if edits else None,
         }
     return summary
 
@@ -483,9 +533,14 @@ def format_summary(report: dict[str, Any]) -> str:
     width = max([9, *(len(n) for n in report["summary"])])
     header = (
         f"{'candidate':<{width}} {'LOSO AUROC':>10} {'min':>6} {'TPR@1%':>7} {'own FPR':>8} {'max':>6} "
-        f"{'OOS-thr FPR':>11} {'max':>6} {'newest AUROC':>12}"
+        f"{'OOS-thr FPR':>11} {'max':>6} {'newest AUROC':>12} {'edits AUROC':>11} {'edits recall':>12}"
     )
-    lines = ["free-form source folds (mean) and the newest-generators fold", header, "-" * len(header)]
+    lines = [
+        "free-form source folds (mean), the newest-generators fold, and the edits fold (recall at the "
+        "candidate's own 1% threshold)",
+        header,
+        "-" * len(header),
+    ]
 
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
@@ -502,6 +557,8 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{f(ff['mean_transferred_fpr']):>11}",
             f"{f(ff['max_transferred_fpr']):>6}",
             f"{f(s['newest_generators_auroc']):>12}",
+            f"{f(s.get('edits_auroc')):>11}",
+            f"{f(s.get('edits_own_tpr')):>12}",
         ]
         lines.append(" ".join(cells))
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import onnx
@@ -30,6 +31,7 @@ from humanlike.detector.normalize import distort, normalize_text, words_of
 from humanlike.detector.surprisal import PROFILE_FEATURES
 from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
+from humanlike.training.data.balance import source_balanced_weights
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
@@ -56,6 +58,51 @@ def _fit_vectorizer(
     # The pruned terms are kept by scikit-learn only for inspection; they are millions of strings.
     vectorizer.stop_words_ = None
     return vectorizer, matrix
+
+
+def pair_differences(features: sp.csr_matrix, y: np.ndarray, groups: Sequence[str | None]) -> sp.csr_matrix:
+    """One row per LLM text that shares a group with a human text: its features minus the mean of
+    that group's human texts' features."""
+    humans: dict[str, list[int]] = {}
+    for i, (g, label) in enumerate(zip(groups, y.tolist(), strict=True)):
+        if g is not None and label == 0:
+            humans.setdefault(g, []).append(i)
+    llm_rows = [
+        i for i, (g, label) in enumerate(zip(groups, y.tolist(), strict=True)) if label == 1 and g in humans
+    ]
+    n = features.shape[0]
+    pick = sp.csr_matrix(
+        (np.ones(len(llm_rows)), (np.arange(len(llm_rows)), llm_rows)), shape=(len(llm_rows), n)
+    )
+    cols, vals = [], []
+    for i in llm_rows:
+        mates = humans[groups[i]]  # type: ignore[index]
+        cols.append(mates)
+        vals.append(np.full(len(mates), 1.0 / len(mates)))
+    rows = np.repeat(np.arange(len(llm_rows)), [len(c) for c in cols])
+    mean_human = sp.csr_matrix(
+        (np.concatenate(vals) if vals else [], (rows, np.concatenate(cols) if cols else [])),
+        shape=(len(llm_rows), n),
+    )
+    return sp.csr_matrix((pick - mean_human) @ features)
+
+
+class FitArguments(TypedDict, total=False):
+    sample_weight: np.ndarray
+    groups: Sequence[str | None]
+
+
+def fit_arguments(
+    records: Sequence[CorpusRecord], idx: np.ndarray, config: NgramBaselineConfig
+) -> FitArguments:
+    """What :meth:`NgramBaseline.fit` takes beside texts and labels for ``config``: the pair ids when it
+    fits mirror pairs, the source weights when it weighs sources."""
+    arguments: FitArguments = {}
+    if config.pair_contrast:
+        arguments["groups"] = [records[i].pair_id for i in idx.tolist()]
+    if config.source_weighting:
+        arguments["sample_weight"] = source_balanced_weights(records, idx)
+    return arguments
 
 
 class NgramBaseline:
@@ -96,7 +143,20 @@ class NgramBaseline:
             read = [distort(t, self.kept_words_) for t in read]
         return read
 
-    def fit(self, texts: Sequence[str], y: np.ndarray, n_jobs: int = 2) -> NgramBaseline:
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: np.ndarray,
+        n_jobs: int = 2,
+        *,
+        sample_weight: np.ndarray | None = None,
+        groups: Sequence[str | None] | None = None,
+    ) -> NgramBaseline:
+        """Fits the vectorizers and the classifier.
+
+        ``groups``: each text's ``pair_id`` (None: unpaired); with ``config.pair_contrast`` the
+        classifier also fits every LLM-minus-human difference inside a group (:func:`pair_differences`).
+        """
         if self.config.distort_top_words is not None:
             normalized = [normalize_text(t, self.config.normalization) for t in texts]
             self.kept_words_ = frequent_words(normalized, self.config.distort_top_words)
@@ -106,8 +166,42 @@ class NgramBaseline:
         )
         (self.word_vectorizer, word_matrix), (self.char_vectorizer, char_matrix) = fitted
         features = sp.hstack([word_matrix, char_matrix], format="csr")
-        self.classifier.fit(features, np.asarray(y))
+        y = np.asarray(y)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if self.config.pair_contrast and groups is not None:
+            self._fit_with_pairs(features, y, weight, pair_differences(features, y, groups))
+        else:
+            self.classifier.fit(features, y, sample_weight=weight)
         return self
+
+    def _fit_with_pairs(
+        self, features: sp.csr_matrix, y: np.ndarray, weight: np.ndarray, differences: sp.csr_matrix
+    ) -> None:
+        """Conditional logistic regression beside the plain one, in one fit: the texts' rows carry a
+        constant column (the intercept); each difference row appears with both signs and no constant,
+        so that it moves only the weights that tell a pair's texts apart."""
+        n_diff = differences.shape[0]
+        ones, zeros = np.ones((len(y), 1)), np.zeros((n_diff, 1))
+        rows = sp.vstack(
+            [
+                sp.hstack([features, ones]),
+                sp.hstack([differences, zeros]),
+                sp.hstack([-differences, zeros]),
+            ],
+            format="csr",
+        )
+        targets = np.concatenate([y, np.ones(n_diff, dtype=y.dtype), np.zeros(n_diff, dtype=y.dtype)])
+        weights = np.concatenate([weight, np.full(2 * n_diff, float(self.config.pair_contrast or 0.0))])
+        joint = LogisticRegression(
+            C=self.config.C, solver="liblinear", max_iter=self.config.max_iter, fit_intercept=False
+        ).fit(rows, targets, sample_weight=weights)
+        # The joint fit's weights in the plain classifier's place: export and scoring read it alone.
+        coef = joint.coef_.ravel()
+        self.classifier.coef_ = coef[None, :-1]
+        self.classifier.intercept_ = np.array([coef[-1]])
+        self.classifier.classes_ = joint.classes_
+        self.classifier.n_features_in_ = features.shape[1]
+        self.classifier.n_iter_ = joint.n_iter_
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         texts = self._read(texts)
@@ -363,7 +457,9 @@ def fit_ngram_views(
     ]
     members, means, scales = [], [], []
     for c in configs:
-        member = NgramBaseline(c).fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        member = NgramBaseline(c).fit(
+            texts_of(records, fit_idx), labels_of(records, fit_idx), **fit_arguments(records, fit_idx, c)
+        )
         logits = member.decision_function(held_humans)
         members.append(member)
         means.append(float(logits.mean()))
@@ -405,7 +501,10 @@ class NgramFit:
                 "views": model.describe(),
             }
         else:
-            model = NgramBaseline(config).fit(data.texts("train"), data.labels("train"))
+            train = data.splits.train
+            model = NgramBaseline(config).fit(
+                data.texts("train"), data.labels("train"), **fit_arguments(data.records, train, config)
+            )
             described = {"model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)"}
         return DraftBundle(
             kind="ngram-linear",
