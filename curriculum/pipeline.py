@@ -76,7 +76,12 @@ from humanlike.curriculum.sources import (
     read_chunks,
     read_span,
 )
-from humanlike.detector.atomic import atomic_writer, write_bytes_atomic
+from humanlike.detector.atomic import (
+    atomic_writer,
+    check_output_directory,
+    mark_output_directory,
+    write_bytes_atomic,
+)
 from humanlike.detector.bundle import CHECKSUM_FILE, read_bundle
 from humanlike.detector.processes import exit_with_parent
 from humanlike.detector.runtime import Detector, Device
@@ -326,7 +331,11 @@ class WorkDir:
             "complete": False,
         }
         if not self.state_path.exists():
+            # A fresh checkpoint goes only where nothing else is: the directory is deleted when the
+            # job completes.
+            check_output_directory(self.root, "curriculum-work", "--work-dir")
             self.root.mkdir(parents=True, exist_ok=True)
+            mark_output_directory(self.root, "curriculum-work")
             return fresh
         state: dict[str, Any] = json.loads(self.state_path.read_text())
         if state.get("fingerprint") != self.fingerprint:

@@ -271,7 +271,7 @@ def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: 
     the new one, never a mix and never nothing.
     """
     target = Path(path)
-    with atomic_directory(target) as staging:
+    with atomic_directory(target, "bundle") as staging:
         contents = dict(files)
         contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
         for name, data in contents.items():

@@ -36,6 +36,7 @@ import numpy as np
 from joblib import parallel_config
 from tqdm import tqdm
 
+from humanlike.detector.atomic import check_output_directory
 from humanlike.detector.bundle import (
     BundleManifest,
     Calibration,
@@ -277,7 +278,12 @@ def train_bundle(
 ) -> BundleManifest:
     """Reads and splits the corpus, fits a kind on (a balanced sample of) its train split, and builds
     the bundle; with ``sampling.threshold_source_folds``, its thresholds come from out-of-source scores
-    (refits run in ``refit_processes`` processes side by side, see :func:`out_of_source_humans`)."""
+    (refits run in ``refit_processes`` processes side by side, see :func:`out_of_source_humans`).
+
+    Raises:
+        OutputPathError: ``out`` is a place this must not write (before any work starts).
+    """
+    check_output_directory(out, "bundle")
     t = time.perf_counter()
     data = BuildData.from_corpus(corpus_paths, splits, mapping=mapping)
     read_s = time.perf_counter() - t

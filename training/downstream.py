@@ -411,8 +411,9 @@ def run_downstream(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Runs every arm and seed; writes ``out/report.json`` and ``out/report.html``."""
-    from humanlike.detector.atomic import atomic_directory
+    from humanlike.detector.atomic import atomic_directory, check_output_directory
 
+    check_output_directory(out, "downstream-report")
     started = time.perf_counter()
     records, _ = load_corpus(corpus_paths)
     pools = make_pools(records, config)
@@ -486,7 +487,7 @@ def run_downstream(
         "comparison": compare(arms),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    with atomic_directory(out) as staging:
+    with atomic_directory(out, "downstream-report") as staging:
         (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         (staging / "report.html").write_text(render_html(report), encoding="utf-8")
     return report

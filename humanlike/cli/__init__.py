@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from humanlike.cli.common import EXIT_FAILURE, CliError
+from humanlike.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module under humanlike.cli, one line of help)
@@ -79,12 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     from humanlike.detector import BundleError, InvalidTextError
+    from humanlike.detector.atomic import OutputPathError
 
     try:
         return int(args.handler(args))
     except CliError as e:
         print(f"humanlike: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OutputPathError as e:  # a path the user chose: said before any work, as argparse would
+        print(f"humanlike: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (BundleError, InvalidTextError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"humanlike: error: {e}", file=sys.stderr)
         return EXIT_FAILURE

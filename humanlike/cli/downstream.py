@@ -62,8 +62,6 @@ def cmd_downstream(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
     if args.bundle is not None and not args.bundle.is_dir():
         raise UsageError(f"bundle {args.bundle} is not a directory")
-    if args.out.exists() and not (args.out / "report.json").is_file() and any(args.out.iterdir()):
-        raise UsageError(f"{args.out} holds files that are not a downstream report: choose another --out")
     report = run_downstream(
         corpus_paths(args.corpus),
         args.out,

@@ -155,14 +155,29 @@ def _print_report(report: dict[str, Any]) -> None:
             print(format_table(report[key], key))
 
 
-def _write_report(report: dict[str, Any], out_dir: Path) -> None:
+def _relative_inside(path: Path, directory: Path) -> Path | None:
+    """``path`` relative to ``directory`` if it lies inside it."""
+    try:
+        return path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return None
+
+
+def _write_report(report: dict[str, Any], out_dir: Path, also: dict[Path, dict[str, Any]]) -> None:
+    """``out_dir/report.json`` and ``report.html``, and the JSON files ``also`` names (paths relative
+    to ``out_dir``), swapped in as one directory."""
     from humanlike.detector.atomic import atomic_directory
     from humanlike.training.evaluation.report import render_compare_html, render_html
 
     page = render_compare_html(report) if report["schema"].endswith("compare") else render_html(report)
-    with atomic_directory(out_dir) as staging:  # the JSON and the page always from the same run
+    with atomic_directory(
+        out_dir, "eval-report"
+    ) as staging:  # the JSON and the page always from the same run
         (staging / "report.json").write_bytes(json.dumps(report, indent=2).encode("utf-8") + b"\n")
         (staging / "report.html").write_bytes(page.encode("utf-8"))
+        for relative, content in also.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     print(f"report: {out_dir / 'report.html'}", file=sys.stderr)
 
 
@@ -197,8 +212,11 @@ def _print_compare(report: dict[str, Any]) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from humanlike.detector.atomic import check_output_directory
     from humanlike.training.evaluation.evaluate import compare_bundles, evaluate_bundle
 
+    if args.report:
+        check_output_directory(args.report, "eval-report", "--report")
     if args.from_json:
         report = json.loads(args.from_json.read_text(encoding="utf-8"))
     else:
@@ -222,12 +240,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report = evaluate_bundle(args.bundle, corpus_paths(args.corpus), options)
         else:
             raise CliError("give a bundle, --compare A B, or --from-json REPORT")
-    if args.json:
+    # A --json file inside the --report directory is written into the new report, so that the swap
+    # that replaces the directory keeps it.
+    json_inside = _relative_inside(args.json, args.report) if args.json and args.report else None
+    if args.json and json_inside is None:
         from humanlike.detector.atomic import write_text_atomic
 
         write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
     if args.report:
-        _write_report(report, args.report)
+        _write_report(report, args.report, {json_inside: report} if json_inside else {})
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif report["schema"].endswith("compare"):

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from humanlike.detector.atomic import atomic_directory
+from humanlike.detector.atomic import atomic_directory, check_output_directory
 from humanlike.detector.bundle import TOKENIZER_FILE, CorpusFingerprint
 from humanlike.detector.runtime import usable_cores
 from humanlike.training.config import TransformerConfig
@@ -334,6 +334,7 @@ def train_transformer_checkpoint(
     fractions), so the
     two models are evaluated on the same hold-out texts. Returns the checkpoint's ``checkpoint.json``.
     """
+    check_output_directory(out, "transformer-checkpoint")
     config = config or TransformerConfig(seed=seed)
     base = base_model or default_base_model()
     t0 = time.perf_counter()
@@ -393,7 +394,9 @@ def save_checkpoint(
 ) -> Path:
     """Writes the checkpoint directory (safetensors weights, tokenizer, checkpoint.json) atomically."""
     target = Path(out)
-    with atomic_directory(target) as staging:  # the old checkpoint stays whole until the new one is
+    with atomic_directory(
+        target, "transformer-checkpoint"
+    ) as staging:  # the old checkpoint stays whole until the new one is
         model.save_pretrained(staging, safe_serialization=True)
         shutil.copyfile(tokenizer_file, staging / TOKENIZER_FILE)
         (staging / CHECKPOINT_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -33,6 +33,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.optimizer import optimize_model
 from transformers import PreTrainedModel
 
+from humanlike.detector.atomic import check_output_directory
 from humanlike.detector.bundle import (
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -154,7 +155,10 @@ def export_bundles(
 
     Raises:
         ValueError: the corpus is not the one the checkpoint was trained on (fingerprint differs).
+        OutputPathError: ``OUT/<precision>`` is a place this must not write (before any work starts).
     """
+    for precision in precisions:
+        check_output_directory(Path(out) / precision, "bundle")
     # Eager attention exports as the plain MatMul/Softmax pattern that ONNX Runtime fuses into its
     # Attention operator; the default (SDPA) exports with NaN guards that block the fusion, and the
     # unfused graph ran about 1.1x (fp32) and 1.3x (int8) slower on 2 CPU cores (bench/RESULTS.md).

@@ -18,6 +18,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 from transformers import PreTrainedModel
 
+from humanlike.detector.atomic import check_output_directory
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleManifest, WindowSpec
 from humanlike.training.build import BuildData, DraftBundle, build_bundle, write_uncalibrated
 from humanlike.training.config import ZeroShotConfig
@@ -83,7 +84,11 @@ def build_zero_shot_bundle(
             quantizes it (:func:`int8_zero_shot_draft`); without labelled texts the bundle is fp32.
         draft: a graph from :func:`zero_shot_draft` or :func:`int8_zero_shot_draft`, when one was
             exported already (``config.precision`` is then not read).
+
+    Raises:
+        OutputPathError: ``out`` is a place this must not write (before any work starts).
     """
+    check_output_directory(out, "bundle")
     if not corpus_paths:
         if draft is None and config.precision == "int8":
             log.warning("no labelled texts to smooth the int8 graph on: the bundle is fp32")
