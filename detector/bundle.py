@@ -12,6 +12,7 @@ Layout (like a Triton model directory, a model is a folder with a config)::
                       tokenizer; the manifest's ``windows`` says how texts are cut into token windows
       encoder_tokenizer.json  (kind "hybrid") the encoder's tokenizer: the encoder reads each window's
                       character span with it (at most ``windows.encoder_max_tokens`` tokens)
+      README.md       the model card, written from the manifest (:mod:`humanlike.detector.card`)
       SHA256SUMS      sha256 of every other file, in ``sha256sum`` format (``sha256sum -c`` works)
 
 :func:`read_bundle` refuses a bundle whose checksums, format version or manifest do not hold, with a
@@ -264,16 +265,20 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
 
 
 def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: Mapping[str, bytes]) -> Path:
-    """Writes ``files`` plus the manifest and checksums as a bundle directory at ``path``.
+    """Writes ``files`` plus the manifest, the model card (unless ``files`` has one) and checksums as a
+    bundle directory at ``path``.
 
     The bundle is assembled in a temporary sibling directory and swapped into place in one step
     (:func:`humanlike.detector.atomic.replace_directory`): a reader, or a crash, sees the old bundle or
     the new one, never a mix and never nothing.
     """
+    from humanlike.detector.card import MODEL_CARD_FILE, render_model_card
+
     target = Path(path)
     with atomic_directory(target, "bundle") as staging:
         contents = dict(files)
         contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+        contents.setdefault(MODEL_CARD_FILE, render_model_card(manifest).encode("utf-8"))
         for name, data in contents.items():
             (staging / name).write_bytes(data)
         sums = "".join(f"{hashlib.sha256(contents[n]).hexdigest()}  {n}\n" for n in sorted(contents))

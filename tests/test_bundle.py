@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from humanlike.cli import main
 from humanlike.detector import BundleError, Detector, InvalidTextError
+from humanlike.detector.atomic import OUTPUT_MARKER
 from humanlike.detector.bundle import CHECKSUM_FILE, FORMAT_VERSION, MANIFEST_FILE, MODEL_FILE, read_bundle
+from humanlike.detector.card import MODEL_CARD_FILE
 
 
 @pytest.fixture()
@@ -32,7 +35,9 @@ def resign(bundle: Path, name: str) -> None:
 
 def test_bundle_is_a_directory_of_data(bundle: Path) -> None:
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == sorted([CHECKSUM_FILE, MANIFEST_FILE, MODEL_FILE, "features.json"])
+    assert names == sorted(
+        [CHECKSUM_FILE, MANIFEST_FILE, MODEL_FILE, "features.json", MODEL_CARD_FILE, OUTPUT_MARKER]
+    )
     for p in bundle.iterdir():
         assert not p.read_bytes().startswith(b"\x80"), f"{p.name} looks like a pickle"
     manifest = json.loads((bundle / MANIFEST_FILE).read_text())
@@ -139,3 +144,29 @@ def test_runtime_threads_wait_without_spinning_unless_asked(bundle: Path) -> Non
     spinning = Detector(bundle, device="cpu", spin_wait=True)._session.get_session_options()
     assert default.get_session_config_entry(key) == "0"
     assert spinning.get_session_config_entry(key) == "1"
+
+
+def test_the_model_card_is_checksummed_and_shown_by_info(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((copy / MANIFEST_FILE).read_text())
+    assert f"  {MODEL_CARD_FILE}" in (copy / CHECKSUM_FILE).read_text()
+    assert main(["info", str(copy), "--card"]) == 0
+    card = capsys.readouterr().out
+    assert card.startswith("---\nlicense: apache-2.0\n")
+    assert f"corpus_sha256: {manifest['corpus']['sha256']}" in card
+    for heading in (
+        "## Intended use",
+        "## Out of scope",
+        "## Training data",
+        "## Thresholds",
+        "## Known failures",
+    ):
+        assert heading in card
+    assert f"{manifest['thresholds'][0]['p_llm']:.4f}" in card
+    assert main(["info", str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["model_card"] == str(copy / MODEL_CARD_FILE)
+
+    (copy / MODEL_CARD_FILE).write_text(card.replace("apache-2.0", "proprietary"))
+    with pytest.raises(BundleError, match=r"README\.md does not match its checksum"):
+        Detector(copy)

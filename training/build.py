@@ -44,6 +44,7 @@ from humanlike.detector.bundle import (
     ModelKind,
     Precision,
     SplitSpec,
+    Threshold,
     WindowSpec,
     write_bundle,
 )
@@ -194,6 +195,7 @@ def build_bundle(
     ``data`` has none (a kind that trained on nothing), from the calibration sample itself.
     """
     t = time.perf_counter()
+    out_of_source = oos is not None
     draft_record = draft_manifest(draft, data.corpus, data.split)
     parts = {"calibration": data.texts("calibration")}
     if len(data.splits.holdout):
@@ -229,7 +231,10 @@ def build_bundle(
         metrics = {
             "calibration_sample": binary_metrics(y_cal, calibration.apply(scored["calibration"]), thresholds)
         }
+    if out_of_source:
+        metrics["out_of_source"] = out_of_source_metrics(oos, calibration.apply(oos.logits), thresholds)
     training = dict(draft.training)
+    training["train_sources"] = label_counts_by_source(data.records, data.splits.train)
     training["timings"] = {
         **training.get("timings", {}),
         "calibrate_and_evaluate_s": round(time.perf_counter() - t, 1),
@@ -332,6 +337,36 @@ def balanced_train(
         rng = np.random.default_rng(seed)
         train = np.sort(rng.choice(train, sampling.max_fit_texts, replace=False))
     return train
+
+
+def label_counts_by_source(records: Sequence[CorpusRecord], idx: np.ndarray) -> dict[str, dict[str, int]]:
+    """How many human and LLM texts of each source ``idx`` holds (for the model card)."""
+    counts: dict[str, dict[str, int]] = {}
+    for i in idx.tolist():
+        r = records[i]
+        by_label = counts.setdefault(r.source, {"human": 0, "llm": 0})
+        by_label[r.label] += 1
+    return dict(sorted(counts.items()))
+
+
+def out_of_source_metrics(
+    oos: OutOfSourceScores, p: np.ndarray, thresholds: Sequence[Threshold]
+) -> dict[str, Any]:
+    """AUROC and the rest on calibration texts each scored by a refit that never saw its source:
+    overall, per source and per data type. The thresholds were chosen on these human texts, so
+    their FPR here is the in-sample one."""
+    y = oos.labels.astype(int)
+    return {
+        "fitted_on": oos.description,
+        "all": binary_metrics(y, p, thresholds),
+        "source": {
+            s: binary_metrics(y[oos.sources == s], p[oos.sources == s]) for s in sorted(set(oos.sources))
+        },
+        "data_type": {
+            t: binary_metrics(y[oos.data_types == t], p[oos.data_types == t])
+            for t in sorted(set(oos.data_types))
+        },
+    }
 
 
 @dataclass

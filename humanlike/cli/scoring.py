@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, add_progress_arg
+from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, CliError, add_progress_arg
 
 BATCH_SIZE = 64
 """Texts per runtime call for score and rank; the runtime plans its own window batches within it."""
@@ -19,6 +19,11 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path)
     if name == "info":
         parser.add_argument("--device", choices=DEVICES, default="auto")
+        parser.add_argument(
+            "--card",
+            action="store_true",
+            help="print the bundle's model card (README.md) instead of the summary",
+        )
         parser.set_defaults(handler=cmd_info)
         return
     if name == "score":
@@ -141,13 +146,21 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from humanlike.detector import Detector
+    from humanlike.detector.card import MODEL_CARD_FILE
 
-    detector = Detector(args.bundle, device=args.device)
+    detector = Detector(args.bundle, device=args.device)  # verifies every checksummed file, the card too
     manifest = detector.manifest
+    card = detector.path / MODEL_CARD_FILE
+    if args.card:
+        if not card.is_file():
+            raise CliError(f"{args.bundle} has no model card (built before humanlike wrote them)")
+        print(card.read_text(encoding="utf-8"), end="")
+        return EXIT_OK
     print(
         json.dumps(
             {
                 "model": detector.info.__dict__,
+                "model_card": str(card) if card.is_file() else None,
                 "calibration": manifest.calibration.model_dump(),
                 "corpus": manifest.corpus.model_dump(),
                 "created_at": manifest.created_at,
