@@ -96,6 +96,11 @@ def check_text(text: object, max_length: int) -> str | None:
         return "empty text"
     if len(text) > max_length:
         return f"text has {len(text)} characters, more than this model's limit of {max_length}"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # JSON's "\ud800" escapes decode to lone surrogates
+            return f"text is not valid Unicode: a lone surrogate at character {e.start}"
     return None
 
 

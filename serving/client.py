@@ -9,10 +9,12 @@
             ...
 
 Overload is handled as the server asks: a RESOURCE_EXHAUSTED answer is retried after the server's
-``retry-after`` (at most ``max_retries`` times, never past the call's deadline). ``score_stream`` keeps at
-most ``max_in_flight`` messages sent and unanswered, so a fast producer cannot queue a whole corpus in
-the client or the server; it yields answers in input order. Errors of a call raise :class:`ClientError`;
-a stream message that cannot be scored is yielded with its ``error`` set, and the stream goes on.
+``retry-after`` (at most ``max_retries`` times, never past the call's deadline); so is UNAVAILABLE (a
+scoring process that died under the call, a server restarting), after ``retry-after`` or 1 s.
+``score_stream`` keeps at most ``max_in_flight`` messages sent and unanswered, so a fast producer
+cannot queue a whole corpus in the client or the server; it yields answers in input order. Errors of
+a call raise :class:`ClientError`; a stream message that cannot be scored is yielded with its
+``error`` set, and the stream goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from humanlike.v1 import humanlike_pb2 as pb
 from humanlike.v1 import humanlike_pb2_grpc
 
 OVERLOADED = "RESOURCE_EXHAUSTED"
+UNAVAILABLE = "UNAVAILABLE"
+RETRYABLE = frozenset({OVERLOADED, UNAVAILABLE})
+"""Codes a score is retried on: the queue was full, or the scoring process of its batch died and was
+replaced (or the server is restarting). Scoring is idempotent, so a retry is always safe."""
 T = TypeVar("T")
 
 
@@ -60,7 +66,7 @@ class Client:
         target: ``host:port`` of the server's gRPC port.
         token: the server's bearer token, if it requires one.
         timeout: deadline of each call in seconds (a stream's whole life); None: no deadline.
-        max_retries: retries of an overloaded call or stream message.
+        max_retries: retries of an overloaded or unavailable call or stream message.
         credentials: TLS channel credentials (``grpc.ssl_channel_credentials(...)``); None: plaintext.
     """
 
@@ -152,7 +158,7 @@ class Client:
             for response in call:
                 i = int(response.id)
                 error = response.error if response.HasField("error") else None
-                if error is not None and error.code == OVERLOADED and attempts.get(i, 0) < self.max_retries:
+                if error is not None and error.code in RETRYABLE and attempts.get(i, 0) < self.max_retries:
                     attempts[i] = attempts.get(i, 0) + 1
                     retries.put((time.monotonic() + max(error.retry_after_s, 0.05), i))
                     continue
@@ -178,7 +184,7 @@ class Client:
             except grpc.RpcError as e:
                 code = e.code()
                 wait = _retry_after(e)
-                retryable = code == grpc.StatusCode.RESOURCE_EXHAUSTED and attempt < self.max_retries
+                retryable = code.name in RETRYABLE and attempt < self.max_retries
                 if not retryable or (deadline is not None and time.monotonic() + wait >= deadline):
                     raise ClientError(code.name, e.details() or "") from None
                 time.sleep(wait)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import queue
 import shutil
@@ -138,10 +139,13 @@ def test_score_stream_answers_a_client_that_waits_for_each_answer(server: Server
         ({"texts": []}, "texts is empty", -1),
         ({"texts": ["ok", 3]}, "texts.1", 1),
         ({"text": "forgot the s"}, "texts", -1),
+        ({"texts": ["ok", "half a pair \ud800 here"]}, "lone surrogate at character 12", 1),  # JSON "\ud800"
     ],
 )
 def test_http_refuses_bad_requests_with_422(server: Server, body: object, fragment: str, index: int) -> None:
-    response = server.http().post("/v1/score", json=body)
+    # json.dumps escapes what httpx's encoder would refuse to send (a lone surrogate as "\\ud800")
+    headers = {"content-type": "application/json"}
+    response = server.http().post("/v1/score", content=json.dumps(body).encode(), headers=headers)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "INVALID_ARGUMENT" and fragment in error["message"] and error["index"] == index
