@@ -61,15 +61,29 @@ def test_report_has_every_section(
     judged = report["profile"]["judgements"]["task_labels"]
     assert judged["n_paired_items"] > 0 and 0.0 <= judged["disagreement_rate"] <= 1.0
     assert report["generalization"]["folds"][0]["held_out"] == "gpt2-xl"
+    share = report["share"]  # the corpus-level estimate beside the truth on the same texts
+    assert share["method"] == "hdy" and share["data_types"] == ["free_form"]
+    overall = share["all"]
+    assert overall["ci"][0] <= overall["share"] <= overall["ci"][1] and 0 < overall["true_share"] < 1
+    free = report["data_type"]["free_form"]
+    assert overall["n"] == free["n_human"] + free["n_llm"]
+    assert overall["true_share"] == pytest.approx(free["n_llm"] / overall["n"])
 
     page = (out / "report.html").read_text()
     # ROC, histograms, reliability, generalization, robustness, and one forest plot per breakdown
     assert images(page) == 5 + len(BREAKDOWNS)
-    for heading in ("Generalization", "ROC curves", "Calibration", "Robustness", "The corpus, human vs LLM"):
+    for heading in (
+        "Generalization",
+        "ROC curves",
+        "Calibration",
+        "Robustness",
+        "The corpus, human vs LLM",
+        "Share of LLM text: estimated vs true",
+    ):
         assert heading in page
     assert "in-dist. AUROC (this bundle)" in page and "generator=gpt2-xl" in page
 
-    for text in (b"AUROC", b"robustness", b"truncate-16", b"generalization", b"corpus profile"):
+    for text in (b"AUROC", b"robustness", b"truncate-16", b"generalization", b"corpus profile", b"LLM share"):
         assert text in result.stdout, text
 
     # the page is drawn from the JSON alone: re-rendering the saved report gives the same tables

@@ -195,6 +195,15 @@ def _print_eval(report: dict[str, Any]) -> None:
         print("\ngeneralization (leave-one-out refits)\n" + format_crossval(report["generalization"]))
     if report.get("profile"):
         print("\ncorpus profile\n" + format_profile(report["profile"]))
+    share = report.get("share")
+    if share and share.get("all"):
+        print(f"\nLLM share ({share['method']}, {', '.join(share['data_types'])}): estimated vs true")
+        for name, row in [("all", share["all"]), *share["source"].items()]:
+            lo, hi = row["ci"]
+            print(
+                f"{name[:36]:<36} {row['share']:>6.1%} [{lo:.1%}, {hi:.1%}]  true {row['true_share']:>6.1%}  "
+                f"n {row['n']}"
+            )
 
 
 def _print_compare(report: dict[str, Any]) -> None:

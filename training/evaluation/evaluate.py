@@ -211,7 +211,55 @@ def _evaluate_scored(
     report["generalization"] = None
     if options.crossval:
         report["generalization"] = json.loads(Path(options.crossval).read_text(encoding="utf-8"))
+    report["share"] = share_section(manifest, scored, p[ok], seed=options.seed)
     return report
+
+
+def share_section(
+    manifest: BundleManifest,
+    records: Sequence[CorpusRecord],
+    p: np.ndarray,
+    *,
+    seed: int = 0,
+    n_bootstrap: int = 100,
+) -> dict[str, Any] | None:
+    """``humanlike estimate``'s answer beside the truth on the evaluated texts of its default data
+    types, overall and per source: how close the corpus-level share comes where the labels are known.
+    None when the bundle has no share reference or no such texts."""
+    from humanlike.estimate import DEFAULT_DATA_TYPES, DEFAULT_METHOD, estimate_shares
+
+    if manifest.share_reference is None:
+        return None
+    kept = [i for i, r in enumerate(records) if r.data_type in DEFAULT_DATA_TYPES]
+    if not kept:
+        return None
+    # back from calibrated p_llm to the raw logit the reference holds (Platt scaling is invertible)
+    q = np.clip(p[kept], 1e-12, 1 - 1e-12)
+    c = manifest.calibration
+    logits = (np.log(q / (1 - q)) - c.intercept) / c.slope
+    y = np.array([records[i].label == "llm" for i in kept])
+    sources = np.array([records[i].source for i in kept])
+    slices = {"all": np.ones(len(kept), dtype=bool)} | {
+        f"source={s}": sources == s for s in sorted(set(sources.tolist()))
+    }
+    slices = {k: m for k, m in slices.items() if m.sum() >= 20}
+    estimates = estimate_shares(
+        {k: logits[m] for k, m in slices.items()},
+        manifest.share_reference,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    rows = {k: {"true_share": float(y[m].mean()), **estimates[k].as_dict()} for k, m in slices.items()}
+    errors = [abs(r["share"] - r["true_share"]) for k, r in rows.items() if k != "all"]
+    return {
+        "method": DEFAULT_METHOD,
+        "data_types": list(DEFAULT_DATA_TYPES),
+        "note": "the bundle's own evaluation texts: in distribution when they are its hold-out, so this is "
+        "the estimate's best case; humanlike estimate --validate measures it on left-out sources",
+        "all": rows.pop("all", None),
+        "source": rows,
+        "mean_abs_error_by_source": float(np.mean(errors)) if errors else None,
+    }
 
 
 def evaluate_bundle(

@@ -370,6 +370,25 @@ def render_html(report: dict[str, Any]) -> str:
         parts += ["<h2>Robustness</h2>", _robustness_section(report["robustness"])]
     if report.get("profile"):
         parts += ["<h2>The corpus, human vs LLM</h2>", _profile_section(report["profile"])]
+    share = report.get("share")
+    if share and share.get("all"):
+        rows = [
+            [
+                html.escape(name),
+                str(r["n"]),
+                f"{r['true_share']:.1%}",
+                f"{r['share']:.1%}",
+                f"{r['ci'][0]:.1%} .. {r['ci'][1]:.1%}",
+            ]
+            for name, r in [("all", share["all"]), *share["source"].items()]
+        ]
+        parts += [
+            "<h2>Share of LLM text: estimated vs true</h2>",
+            f"<p class=note><code>humanlike estimate</code> ({html.escape(share['method'])}, "
+            f"{html.escape(', '.join(share['data_types']))} texts) on these texts, beside their labels. "
+            f"{html.escape(share['note'])}.</p>",
+            _table(["slice", "texts", "true share", "estimated", "95% interval"], rows),
+        ]
     return _page(f"humanlike eval: {b['path']}", parts)
 
 
