@@ -18,7 +18,8 @@ cores with it. Each part records what it saw; ``passed`` says whether the part's
    calls all succeed through their retries, and the server scores again within seconds.
 4. ``soak``: closed-loop load at a concurrency the server admits, for ``--soak-minutes``; the resident
    memory of the server and its scoring processes sampled every 5 s. Claim: no error, and the last
-   minute's median RSS within 10% of the first minute's (after a one-minute warm-up).
+   minute's median RSS (the server's whole process tree) within 10% of the first minute's, after a
+   one-minute warm-up.
 
 Writes bench/results/faults-<date>.json with the machine, the command and the date.
 """
@@ -310,10 +311,23 @@ async def reload_under_load(bundle: str, texts: list[str], seconds: float, reloa
     }
 
 
+def process_tree(srv: ServerProcess) -> list[psutil.Process]:
+    """The server and every process under it (forkserver, scoring processes, resource tracker)."""
+    root = psutil.Process(srv.process.pid)
+    return [root, *root.children(recursive=True)]
+
+
 def scoring_processes(srv: ServerProcess) -> list[psutil.Process]:
-    """The server's child processes that score (multiprocessing's resource tracker excluded)."""
-    children = psutil.Process(srv.process.pid).children(recursive=False)
-    return [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+    """The processes that score: under the forkserver (the server's forkserver child starts them), or
+    the server's own children where processes are forked directly; never the resource tracker."""
+    pid = srv.process.pid
+    tree = psutil.Process(pid).children(recursive=True)
+
+    def helper(p: psutil.Process) -> bool:
+        cmd = " ".join(p.cmdline())
+        return "resource_tracker" in cmd or ("forkserver" in cmd and p.ppid() == pid)
+
+    return [p for p in tree if not helper(p)]
 
 
 async def kill_under_load(bundle: str, texts: list[str], seconds: float) -> dict[str, Any]:
@@ -397,8 +411,7 @@ async def soak(bundle: str, texts: list[str], minutes: float) -> dict[str, Any]:
         started = time.perf_counter()
         while time.perf_counter() - started < minutes * 60:
             await asyncio.sleep(5)
-            procs = [psutil.Process(srv.process.pid), *scoring_processes(srv)]
-            rss = sum(p.memory_info().rss for p in procs if p.is_running())
+            rss = sum(p.memory_info().rss for p in process_tree(srv) if p.is_running())
             samples.append((time.perf_counter() - started, rss / 2**20))
         load.stop.set()
         await task

@@ -172,7 +172,7 @@ class Detector:
             default: a spinning thread holds a core that the rest of the process needs (the n-gram
             featurizer, a curriculum's metrics process, the server's batcher), and on 2 cores the
             n-gram bundle scores as fast without it at half the CPU while a whole curriculum runs
-            about 1.2x faster (bench/RESULTS.md).
+            faster (bench/RESULTS.md).
     """
 
     def __init__(

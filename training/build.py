@@ -415,9 +415,9 @@ def out_of_source_scores(
 
     With ``processes`` above 1 the refits run side by side in that many processes (``fit`` must then
     be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is). The n-gram's fit is
-    mostly Python TF-IDF counting on one core, so a second refit beside it uses the second core: four
-    refits took 1.43x less time two at a time on 2 cores (``bench/bench_refits.py``). Each process
-    holds a copy of ``data`` and its own fit (2.7 GB at the default's 30,000 texts).
+    mostly Python TF-IDF counting on one core, so a second refit beside it uses the second core
+    (``bench/bench_refits.py``). Each process holds a copy of ``data`` and its own fit, a few GB at the
+    default's 30,000 texts.
     """
     records = data.records
     sources = np.array([r.source for r in records])

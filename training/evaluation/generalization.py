@@ -165,6 +165,10 @@ CANDIDATES: dict[str, Candidate] = {
     "ngram-c1-pairs": Candidate(
         balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=1.0)
     ),
+    # the pairs' differences weighing five times a text (the fit then leans on them, not on the texts)
+    "ngram-c1-pairs-5": Candidate(
+        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=5.0)
+    ),
     # group-robust: every source weighs the same
     "ngram-c1-sources": Candidate(
         balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, source_weighting=True)

@@ -113,8 +113,8 @@ def quantize_int8(graph: onnx.ModelProto, *, reduce_range: bool = False) -> onnx
 
     Args:
         reduce_range: 7-bit weights, which cannot saturate the int16 pair sums of ONNX Runtime's u8 x s8
-            kernel on CPUs without VNNI. The LM graphs need them; this encoder does not (full range
-            correlates 0.982 with fp32 on an AVX2-only CPU, ``bench/probe_int8_saturation.py``).
+            kernel on CPUs without VNNI. The LM graphs need them; this encoder does not (measured by
+            ``bench/probe_int8_saturation.py``).
     """
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
@@ -161,7 +161,7 @@ def export_bundles(
         check_output_directory(Path(out) / precision, "bundle")
     # Eager attention exports as the plain MatMul/Softmax pattern that ONNX Runtime fuses into its
     # Attention operator; the default (SDPA) exports with NaN guards that block the fusion, and the
-    # unfused graph ran about 1.1x (fp32) and 1.3x (int8) slower on 2 CPU cores (bench/RESULTS.md).
+    # unfused graph runs slower (bench/RESULTS.md).
     # Same weights, same logits.
     model, meta = load_checkpoint(checkpoint, attn_implementation="eager")
     training: dict[str, Any] = meta["training"]

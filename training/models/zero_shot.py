@@ -116,8 +116,8 @@ def int8_zero_shot_draft(
     """The zero-shot graph in int8: the LM smoothed on ``texts`` (:func:`smooth_for_int8`), exported,
     and its weight MatMuls, the LM head's too, quantized (:func:`quantize_lm`).
 
-    The criterion is a difference of near-equal sums, so it is sensitive to rounding: plain dynamic int8
-    kept a correlation of 0.74 with fp32's; smoothed, 0.94 (``bench/bench_lm_int8.py``). The bundle is
+    The criterion is a difference of near-equal sums, so it is sensitive to rounding: smoothing keeps
+    it far closer to fp32's than plain dynamic int8 does (``bench/bench_lm_int8.py``). The bundle is
     its own detector, calibrated and evaluated as one; its manifest says how it was made.
     """
     if not texts:
