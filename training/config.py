@@ -112,6 +112,17 @@ class NgramBaselineConfig:
 
 
 @dataclass(frozen=True)
+class ProtocolConfig:
+    """The generalization protocol's budget (``humanlike generalization``): every fold and candidate
+    the same, so that rows of one report compare, and rows of reports of another budget are not
+    taken in."""
+
+    max_train: int = option(10_000, "texts each fit reads")
+    max_test: int | None = option(4_000, "about how many test texts per fold (a grouped sample)")
+    seed: int = option(0, "seed of the samples and fits")
+
+
+@dataclass(frozen=True)
 class TransformerConfig:
     """Fine-tuning settings; the defaults are the ones that fit the 60-minute CPU budget."""
 

@@ -28,6 +28,7 @@ from humanlike.training.evaluation.evaluate import EvalOptions
 
 EVAL_FLAGS = ("split", "n_bootstrap", "robustness_per_class", "profile", "examples", "seed")
 EVAL_FLAG_NAMES = {"n_bootstrap": "--bootstrap", "robustness_per_class": "--robustness-texts"}
+PROTOCOL_FLAGS = ("max_train", "max_test", "seed")
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -66,25 +67,25 @@ def _configure_generalization(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="FOLD", help="run only these folds (source=S, newest-generators, edits)"
     )
-    parser.add_argument("--max-train", type=int, default=10_000, help="texts each fit reads (default: 10000)")
-    parser.add_argument(
-        "--max-test", type=int, default=4_000, help="about how many test texts per fold (default: 4000)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
+    from humanlike.training.config import ProtocolConfig
+
+    add_config_flags(parser, ProtocolConfig, PROTOCOL_FLAGS)
     add_progress_arg(parser)
     parser.set_defaults(handler=cmd_generalization)
 
 
 def cmd_generalization(args: argparse.Namespace) -> int:
+    from humanlike.training.config import ProtocolConfig
     from humanlike.training.evaluation.generalization import format_folds, format_summary, run_protocol
 
+    budget: ProtocolConfig = config_from_flags(ProtocolConfig, args, PROTOCOL_FLAGS)
     report = run_protocol(
         corpus_paths(args.corpus),
         args.out,
         candidates=args.candidate,
-        max_train=args.max_train,
-        max_test=args.max_test,
-        seed=args.seed,
+        max_train=budget.max_train,
+        max_test=budget.max_test,
+        seed=budget.seed,
         only=args.only,
         redo=args.redo,
         merge=args.merge,

@@ -46,7 +46,13 @@ from tqdm import tqdm
 
 from humanlike.detector.atomic import atomic_writer, write_text_atomic
 from humanlike.detector.normalize import Normalization
-from humanlike.training.config import EncoderConfig, NgramBaselineConfig, SurprisalConfig, TransformerConfig
+from humanlike.training.config import (
+    EncoderConfig,
+    NgramBaselineConfig,
+    ProtocolConfig,
+    SurprisalConfig,
+    TransformerConfig,
+)
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.corpus import labels_of, sample_indices, texts_of
 from humanlike.training.data.readers import load_corpus
@@ -342,9 +348,9 @@ def run_protocol(
     out: Path,
     *,
     candidates: Sequence[str] = tuple(CANDIDATES),
-    max_train: int = 10_000,
-    max_test: int | None = 4_000,
-    seed: int = 0,
+    max_train: int = ProtocolConfig.max_train,
+    max_test: int | None = ProtocolConfig.max_test,
+    seed: int = ProtocolConfig.seed,
     only: Sequence[str] | None = None,
     redo: Sequence[str] = (),
     merge: Sequence[Path] = (),
