@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from humanlike.detector.atomic import atomic_directory
+from humanlike.detector.atomic import OUTPUT_MARKER, atomic_directory
 
 FORMAT_VERSION = 6
 """6: the manifest may hold ``share_reference`` (out-of-source score distributions of human and LLM texts,
@@ -276,7 +276,8 @@ def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: 
 
     target = Path(path)
     with atomic_directory(target, "bundle") as staging:
-        contents = dict(files)
+        # the marker is the writer's own (atomic_directory writes it), never a bundle file to checksum
+        contents = {name: data for name, data in files.items() if name != OUTPUT_MARKER}
         contents[MANIFEST_FILE] = (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
         contents.setdefault(MODEL_CARD_FILE, render_model_card(manifest).encode("utf-8"))
         for name, data in contents.items():

@@ -164,7 +164,9 @@ def _relative_inside(path: Path, directory: Path) -> Path | None:
         return None
 
 
-def _write_report(report: dict[str, Any], out_dir: Path, also: dict[Path, dict[str, Any]]) -> None:
+def _write_report(
+    report: dict[str, Any], out_dir: Path, also: dict[Path, dict[str, Any]] | None = None
+) -> None:
     """``out_dir/report.json`` and ``report.html``, and the JSON files ``also`` names (paths relative
     to ``out_dir``), swapped in as one directory."""
     from humanlike.detector.atomic import atomic_directory
@@ -176,7 +178,7 @@ def _write_report(report: dict[str, Any], out_dir: Path, also: dict[Path, dict[s
     ) as staging:  # the JSON and the page always from the same run
         (staging / "report.json").write_bytes(json.dumps(report, indent=2).encode("utf-8") + b"\n")
         (staging / "report.html").write_bytes(page.encode("utf-8"))
-        for relative, content in also.items():
+        for relative, content in (also or {}).items():
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             (staging / relative).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     print(f"report: {out_dir / 'report.html'}", file=sys.stderr)
