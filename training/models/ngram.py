@@ -88,6 +88,8 @@ def pair_differences(features: sp.csr_matrix, y: np.ndarray, groups: Sequence[st
 
 
 class FitArguments(TypedDict, total=False):
+    """The keyword arguments of :meth:`NgramBaseline.fit` that a configuration asks for."""
+
     sample_weight: np.ndarray
     groups: Sequence[str | None]
 
