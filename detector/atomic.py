@@ -31,7 +31,9 @@ from typing import IO
 OUTPUT_MARKER = ".humanlike-output"
 """The file in every output directory that says which kind of output humanlike made there."""
 _LEGACY_BUNDLE_FILES = ("bundle.json", "SHA256SUMS")
-"""A bundle written before the marker existed is still recognised as a bundle by these two files."""
+"""A bundle written before the marker existed is still recognised as a bundle by these two files..."""
+_LEGACY_REPORT_FILES = frozenset({"report.json", "report.html"})
+"""... and an eval report by holding exactly these two."""
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -150,6 +152,8 @@ def output_kind(path: Path) -> str | None:
         return kind if isinstance(kind, str) else None
     if all((path / name).is_file() for name in _LEGACY_BUNDLE_FILES):
         return "bundle"
+    if {e.name for e in path.iterdir()} == _LEGACY_REPORT_FILES:
+        return "eval-report"
     return None
 
 

@@ -66,6 +66,17 @@ def test_a_bundle_from_before_the_marker_is_still_a_bundle(tmp_path: Path) -> No
         check_output_directory(old, "eval-report")
 
 
+def test_an_eval_report_from_before_the_marker_is_still_a_report(tmp_path: Path) -> None:
+    old = tmp_path / "report"
+    old.mkdir()
+    (old / "report.json").write_text("{}")
+    (old / "report.html").write_text("<html></html>")
+    check_output_directory(old, "eval-report")
+    (old / "notes.txt").write_text("mine")  # no longer only what eval writes
+    with pytest.raises(OutputPathError, match=r"notes\.txt"):
+        check_output_directory(old, "eval-report")
+
+
 def test_paths_that_cannot_be_a_directory_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
     work.mkdir()
