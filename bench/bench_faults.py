@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -54,10 +55,14 @@ SCORE = "/humanlike.v1.DetectorService/Score"
 RANK = "/humanlike.v1.DetectorService/Rank"
 
 
+TOKEN_FILE = Path(tempfile.mkdtemp(prefix="humanlike-bench-")) / "token"
+"""Written once, read by every server this bench starts; removed when the bench ends."""
+
+
 def server(bundle: str, *args: str) -> ServerProcess:
-    token = Path(tempfile.mkstemp(prefix="humanlike-token-")[1])
-    token.write_text(TOKEN)
-    return ServerProcess(bundle, None, "--auth-token-file", str(token), *args)
+    if not TOKEN_FILE.exists():
+        TOKEN_FILE.write_text(TOKEN)
+    return ServerProcess(bundle, None, "--auth-token-file", str(TOKEN_FILE), *args)
 
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -479,6 +484,7 @@ def main() -> int:
     result["passed"] = all(p["passed"] for p in result["parts"].values())
     suffix = "" if set(parts) == {"fuzz", "reload", "kill", "soak"} else "-" + "-".join(parts)
     write_result(args.out_dir, f"faults{suffix}", result)
+    shutil.rmtree(TOKEN_FILE.parent, ignore_errors=True)
     return 0 if result["passed"] else 1
 
 

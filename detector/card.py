@@ -198,8 +198,7 @@ def render_model_card(manifest: BundleManifest) -> str:
 
     out += ["## Known failures", ""]
     weak: list[str] = []
-    for section, label in ((oos, "left-out source"), (holdout, "data type")):
-        key = "source" if section is oos else "data_type"
+    for section, key, label in ((oos, "source", "left-out source"), (holdout, "data_type", "data type")):
         for name, s in sorted(section.get(key, {}).items()):
             if (
                 isinstance(s, dict)

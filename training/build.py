@@ -54,7 +54,7 @@ from humanlike.estimate import quantile_reference
 from humanlike.training.calibration import fit_platt, thresholds_at_fpr
 from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
-from humanlike.training.data.corpus import labels_of, read_training_corpus, texts_of
+from humanlike.training.data.corpus import corpus_stats, labels_of, read_training_corpus, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import TrainSplits, make_splits
@@ -195,7 +195,7 @@ def build_bundle(
     ``data`` has none (a kind that trained on nothing), from the calibration sample itself.
     """
     t = time.perf_counter()
-    out_of_source = oos is not None
+    thresholds_out_of_source = oos is not None  # refits' scores given, not the calibration split's
     draft_record = draft_manifest(draft, data.corpus, data.split)
     parts = {"calibration": data.texts("calibration")}
     if len(data.splits.holdout):
@@ -231,10 +231,10 @@ def build_bundle(
         metrics = {
             "calibration_sample": binary_metrics(y_cal, calibration.apply(scored["calibration"]), thresholds)
         }
-    if out_of_source:
+    if thresholds_out_of_source:
         metrics["out_of_source"] = out_of_source_metrics(oos, calibration.apply(oos.logits), thresholds)
     training = dict(draft.training)
-    training["train_sources"] = label_counts_by_source(data.records, data.splits.train)
+    training["train_sources"] = corpus_stats([data.records[i] for i in data.splits.train])["source"]
     training["timings"] = {
         **training.get("timings", {}),
         "calibrate_and_evaluate_s": round(time.perf_counter() - t, 1),
@@ -337,16 +337,6 @@ def balanced_train(
         rng = np.random.default_rng(seed)
         train = np.sort(rng.choice(train, sampling.max_fit_texts, replace=False))
     return train
-
-
-def label_counts_by_source(records: Sequence[CorpusRecord], idx: np.ndarray) -> dict[str, dict[str, int]]:
-    """How many human and LLM texts of each source ``idx`` holds (for the model card)."""
-    counts: dict[str, dict[str, int]] = {}
-    for i in idx.tolist():
-        r = records[i]
-        by_label = counts.setdefault(r.source, {"human": 0, "llm": 0})
-        by_label[r.label] += 1
-    return dict(sorted(counts.items()))
 
 
 def out_of_source_metrics(

@@ -173,9 +173,8 @@ def _write_report(
     from humanlike.training.evaluation.report import render_compare_html, render_html
 
     page = render_compare_html(report) if report["schema"].endswith("compare") else render_html(report)
-    with atomic_directory(
-        out_dir, "eval-report"
-    ) as staging:  # the JSON and the page always from the same run
+    # the JSON and the page always from the same run
+    with atomic_directory(out_dir, "eval-report") as staging:
         (staging / "report.json").write_bytes(json.dumps(report, indent=2).encode("utf-8") + b"\n")
         (staging / "report.html").write_bytes(page.encode("utf-8"))
         for relative, content in (also or {}).items():
