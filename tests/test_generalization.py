@@ -225,7 +225,7 @@ def test_reports_merge_and_a_stack_combines_stored_logits(
 @pytest.mark.slow
 def test_encoder_candidates_fit_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
     """The fine-tuned and the frozen encoder run through the same protocol (a tiny budget: the code
-    path, not the number; the recorded rows come from a GPU run, bench/device_generalization.sh)."""
+    path, not the number; the recorded rows come from a GPU run, research/device_generalization.sh)."""
     report = run_protocol(
         [str(small_corpus_file)],
         tmp_path / "t.json",

@@ -443,8 +443,7 @@ def _take_rows(report: dict[str, Any], logits: dict[str, np.ndarray], path: Path
     have = {(f["fold"], f["candidate"]) for f in report["folds"]}
     # A row is taken with its logits or not at all: the logits file is a build output (not committed),
     # and a row without them would leave threshold transfer and stacks without their inputs.
-    scores = path.with_suffix(".scores.npz")
-    stored = dict(np.load(scores).items()) if scores.exists() else {}
+    stored = read_logits(path)
     taken = [
         f
         for f in previous["folds"]
@@ -455,6 +454,23 @@ def _take_rows(report: dict[str, Any], logits: dict[str, np.ndarray], path: Path
     report["folds"].extend(taken)
     keys = {(f["fold"], f["candidate"]) for f in taken}
     logits.update({k: v for k, v in stored.items() if tuple(k.split("|")[:2]) in keys})
+
+
+def read_logits(report_path: Path) -> dict[str, np.ndarray]:
+    """A report's logits by ``fold|candidate[|test|held|n_fit]``: its ``.scores.npz`` (what the protocol
+    writes), else its ``.scores.json`` (the same arrays as lists, for logits kept in git, which cannot
+    be rebuilt where they were fitted: a GPU's rows), else none."""
+    npz, text = report_path.with_suffix(".scores.npz"), report_path.with_suffix(".scores.json")
+    if npz.exists():
+        with np.load(npz) as stored:
+            return dict(stored.items())
+    if text.exists():
+        arrays = json.loads(text.read_text(encoding="utf-8"))
+        return {
+            k: np.asarray(v, dtype=np.int64 if k.endswith("|n_fit") else np.float32)
+            for k, v in arrays.items()
+        }
+    return {}
 
 
 def _stored(logits: dict[str, np.ndarray], fold: str, candidate: str) -> FoldScores | None:

@@ -114,7 +114,7 @@ def quantize_int8(graph: onnx.ModelProto, *, reduce_range: bool = False) -> onnx
     Args:
         reduce_range: 7-bit weights, which cannot saturate the int16 pair sums of ONNX Runtime's u8 x s8
             kernel on CPUs without VNNI. The LM graphs need them; this encoder does not (measured by
-            ``bench/probe_int8_saturation.py``).
+            ``research/probe_int8_saturation.py``).
     """
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"

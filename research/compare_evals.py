@@ -1,6 +1,6 @@
 """Side-by-side Markdown table of evaluation reports on the same texts.
 
-    .venv/bin/python bench/compare_evals.py NAME=REPORT NAME=REPORT ... [--by data_type]
+    .venv/bin/python research/compare_evals.py NAME=REPORT NAME=REPORT ... [--by data_type]
 
 A REPORT is a `humanlike eval --json` file or a bundle directory (its manifest's hold-out metrics,
 computed at training or export on the bundle's own grouped hold-out).

@@ -1,10 +1,10 @@
 """The four curriculum strategies on the whole shared corpus: one scoring, four orders, four manifests.
 
-    .venv/bin/python bench/curriculum_strategies.py --bundle artifacts/baseline
+    .venv/bin/python research/curriculum_strategies.py --bundle artifacts/baseline
 
 Writes the corpus as JSONL to a temporary directory, runs ``humanlike curriculum`` once per strategy
 with ``--keep-work`` (so the corpus is scored once), ``--dedup near``, and copies the four manifests
-(statistics only, no corpus text) to bench/results/curriculum-<strategy>-<date>.manifest.json. Prints
+(statistics only, no corpus text) to research/results/curriculum-<strategy>-<date>.manifest.json. Prints
 the per-generator table (human vs each LLM) and the stages of each strategy as Markdown.
 """
 
@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_curriculum import corpus_records
-
 from humanlike.curriculum.quality import format_group_table
 from humanlike.training.data.corpus import resolve_corpus_paths
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the benchmark's corpus reader
+from bench_curriculum import corpus_records
 
 STRATEGIES = ("human-likeness", "quality", "mixed-generators", "combined")
 

@@ -6,12 +6,12 @@
 # is joined into the main one here with `humanlike generalization ... --merge REPORT`.
 #
 # The device machine reaches nothing outside and takes at most 64 MiB of working tree, so what it needs
-# travels in .gpu/ (ignored by git; made here by `bash bench/device_generalization.sh --prepare`):
+# travels in .gpu/ (ignored by git; made here by `bash research/device_generalization.sh --prepare`):
 #   .gpu/corpus/*.jsonl.xz   the corpus directory, recompressed (xz: 19 MB against gzip's 31 MB)
 #   .gpu/minilm/             the packaged encoder, its weights xz-compressed float16 for the trip (41 MB),
 #                            restored to float32 there before anything reads them
 #   .gpu/whl/                pydantic and its needs (the machine's image has the rest)
-# Run there: bash bench/device_generalization.sh [--candidate NAME...] [generalization options]
+# Run there: bash research/device_generalization.sh [--candidate NAME...] [generalization options]
 #   (writes $OUT/generalization-device.json and its .scores.npz; default candidates: the encoder ones)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,7 +11,7 @@ of human texts from the other sources) and averages, as the protocol's stacks do
 
 AUROC only: 50 human texts per fold cannot measure a 1% false-positive rate.
 
-    python bench/probe_zero_shot_stack.py --bundle artifacts/zero-shot
+    python research/probe_zero_shot_stack.py --bundle artifacts/zero-shot
 """
 
 from __future__ import annotations
@@ -30,19 +30,23 @@ from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
 from benchlib import machine
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True, help="the zero-shot bundle")
-    parser.add_argument("--report", type=Path, default=Path("bench/results/generalization-2026-11-30.json"))
+    parser.add_argument(
+        "--report", type=Path, default=Path(__file__).parent / "results" / "generalization-2026-11-30.json"
+    )
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--per-fold", type=int, default=100, help="test texts per fold, half human")
     parser.add_argument("--pool", type=int, default=400, help="human texts to standardise the criterion")
     parser.add_argument("--members", nargs="+", default=["ngram-c1", "transformer"])
-    parser.add_argument("--out", type=Path, default=Path("bench/results/zero-shot-stack-2026-11-30.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "zero-shot-stack-2026-11-30.json"
+    )
     args = parser.parse_args()
 
     report = json.loads(args.report.read_text())

@@ -11,7 +11,7 @@ source) and applied to this fold:
 
 Nothing is refitted: it reads the report's ``.scores.npz`` and rebuilds the folds' labels from the corpus.
 
-    python bench/probe_learned_stack.py
+    python research/probe_learned_stack.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from benchlib import ProtocolRun
+from protocol_run import ProtocolRun
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -47,7 +47,9 @@ def surface_features(text: str) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--report", type=Path, default=Path("bench/results/generalization-2026-11-30.json"))
+    parser.add_argument(
+        "--report", type=Path, default=Path(__file__).parent / "results" / "generalization-2026-11-30.json"
+    )
     parser.add_argument("--corpus", default="../shared/corpus")
     args = parser.parse_args()
     run = ProtocolRun(args.report, args.corpus)

@@ -1,6 +1,6 @@
 """Does the int8 MiniLM graph saturate on this CPU? fp32 against int8 with full-range and 7-bit weights.
 
-    .venv/bin/python bench/probe_int8_saturation.py [--n-texts 200] [--checkpoint DIR]
+    .venv/bin/python research/probe_int8_saturation.py [--n-texts 200] [--checkpoint DIR]
 
 On x86 CPUs without VNNI (AVX2 only), ONNX Runtime's u8 x s8 GEMM adds pairs of products in
 saturating int16, and full-range int8 weights can overflow it. It degraded the zero-shot LM's int8
@@ -14,7 +14,7 @@ The graph is the transformer bundle's (``to_onnx`` then ``fuse``, as ``export_bu
 seeded, untrained one-logit head: saturation corrupts the encoder's states, which any head reads. Same
 texts (a grouped corpus sample, up to 256 tokens) through each graph; reported: each int8 graph's
 correlation with fp32's logits, its largest difference in units of fp32's standard deviation, and
-texts/s. Writes ``bench/results/int8-saturation-<date>.json``.
+texts/s. Writes ``research/results/int8-saturation-<date>.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from benchlib import command, machine, now, write_result
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
@@ -35,6 +34,9 @@ from humanlike.detector.bundle import TOKENIZER_FILE
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
 from humanlike.training.models.transformer_graph import fuse, quantize_int8, to_onnx
 from humanlike.training.pretrained import default_base_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
+from benchlib import command, machine, now, write_result
 
 MAX_TOKENS = 256
 

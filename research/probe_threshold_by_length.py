@@ -16,18 +16,23 @@ texts flagged per ``domain`` (a source's humans are not one population: one doma
 source's whole excess). Nothing is refitted: it reads a report's ``.scores.npz`` and
 rebuilds the folds' texts from the corpus.
 
-    python bench/probe_threshold_by_length.py [--report bench/results/generalization-30k-2026-11-30.json]
+    python research/probe_threshold_by_length.py \
+        [--report research/results/generalization-30k-2026-11-30.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import ProtocolRun, command, machine, now
+from protocol_run import ProtocolRun
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
+from benchlib import command, machine, now
 
 TARGET_FPR = 0.01
 BANDS = (0, 50, 100, 200, 400)
@@ -50,7 +55,9 @@ def cut(humans: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--report", type=Path, default=Path("bench/results/generalization-30k-2026-11-30.json")
+        "--report",
+        type=Path,
+        default=Path(__file__).parent / "results" / "generalization-30k-2026-11-30.json",
     )
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--members", nargs="+", default=list(DEFAULT_MEMBERS))

@@ -1,6 +1,6 @@
 """Could the zero-shot statistics read fewer words? The criterion over a vocabulary subset, against all of it.
 
-    .venv/bin/python bench/probe_vocab_subset.py [--n-texts 120] [--sizes 2048 4096 8192 16384]
+    .venv/bin/python research/probe_vocab_subset.py [--n-texts 120] [--sizes 2048 4096 8192 16384]
 
 The LM head and the statistics over its logits are a quarter of the LM pass (``bench_lm_int8.py
 --profile``), and both scale with the vocabulary (49,152 words). Computing them over the K most
@@ -12,7 +12,7 @@ BPE ids roughly follow merge order), on the first window (128 tokens) of each te
 - Fast-DetectGPT's criterion over the subset (each target's own logit added to the normaliser when it
   falls outside), its correlation with the full criterion, and its largest difference.
 
-Writes ``bench/results/vocab-subset-<date>.json``.
+Writes ``research/results/vocab-subset-<date>.json``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from benchlib import command, machine, now, write_result
 
 from humanlike.training.data.corpus import read_training_corpus, resolve_corpus_paths
 from humanlike.training.models.lm import MAX_TOKENS, fast_detectgpt, load_lm, token_statistics
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
+from benchlib import command, machine, now, write_result
 
 
 def subset_criterion(logits: torch.Tensor, input_ids: torch.Tensor, subset: torch.Tensor) -> float:

@@ -7,8 +7,9 @@ on a few folds (``--only``) compares like with like. The threshold transfer (the
 the other folds' unseen human texts) is recomputed over the shared free-form folds only, from each
 report's ``.scores.npz`` (where that file is present).
 
-    python bench/generalization_scale.py bench/results/generalization-2026-11-30.json \\
-        bench/results/generalization-30k-2026-11-30.json bench/results/generalization-100k-2026-11-30.json
+    python research/generalization_scale.py research/results/generalization-2026-11-30.json \\
+        research/results/generalization-30k-2026-11-30.json \\
+        research/results/generalization-100k-2026-11-30.json
 """
 
 from __future__ import annotations

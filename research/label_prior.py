@@ -1,6 +1,6 @@
 """How much of the preferences / task-labels signal is the judgement's label value alone?
 
-    .venv/bin/python bench/label_prior.py [--corpus PATH]
+    .venv/bin/python research/label_prior.py [--corpus PATH]
 
 Those records hold the same text with a human's or an LLM's judgement attached (the last line, e.g.
 "Label: 2"). This scores each record by P(llm | its last line), estimated on the same records (in

@@ -16,18 +16,19 @@ free-form folds (each fold weighted equally) and applied to this fold, with:
 Nothing is refitted but the trees: it reads the report's ``.scores.npz`` and rebuilds the folds' texts
 from the corpus. Writes a JSON beside the other results with ``--out``.
 
-    python bench/probe_surprisal_stack.py [--report bench/results/generalization-2026-11-30.json]
+    python research/probe_surprisal_stack.py [--report research/results/generalization-2026-11-30.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchlib import ProtocolRun, command, machine, now
+from protocol_run import ProtocolRun
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
@@ -35,12 +36,17 @@ from humanlike.detector.surprisal import surprisal_profiles
 from humanlike.training.config import SurprisalConfig
 from humanlike.training.models.surprisal import english_table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
+from benchlib import command, machine, now
+
 MEMBERS = ("ngram-c1", "ngram-c1-distorted-300")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--report", type=Path, default=Path("bench/results/generalization-2026-11-30.json"))
+    parser.add_argument(
+        "--report", type=Path, default=Path(__file__).parent / "results" / "generalization-2026-11-30.json"
+    )
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
