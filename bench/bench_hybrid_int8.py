@@ -5,7 +5,7 @@
 Reads a grouped sample of the corpus and splits it (about half to fit, 45% to score). Smooths the
 packaged LM for int8 (:func:`humanlike.training.models.lm.smooth_for_int8` on the first 64 training
 texts, as ``humanlike train --model hybrid`` does; a rescaling that changes no fp32 feature), fits the
-hybrid once with :func:`humanlike.training.models.hybrid.hybrid_fit` in fp32, and quantizes that graph
+hybrid once with :class:`humanlike.training.models.hybrid.HybridDetector` in fp32, and quantizes that graph
 as the int8 build does (the LM's weight MatMuls, its head's too; encoder and linear model fp32). Both
 graphs are written as uncalibrated bundles and score the same held-out texts through the runtime
 (round-robin, best of ``--repeats``): texts/s, AUROC of the raw logit, and the paired-bootstrap 95%
@@ -32,7 +32,7 @@ from humanlike.detector.bundle import MODEL_FILE
 from humanlike.training.build import BuildData, write_uncalibrated
 from humanlike.training.config import HybridConfig, SplitConfig
 from humanlike.training.data.corpus import resolve_corpus_paths
-from humanlike.training.models.hybrid import LM_SCOPE, WindowFeaturizer, hybrid_fit
+from humanlike.training.models.hybrid import LM_SCOPE, HybridDetector, WindowFeaturizer
 from humanlike.training.models.lm import quantize_lm, smooth_for_int8
 
 
@@ -62,7 +62,11 @@ def main() -> int:
     )
     smooth_s = time.perf_counter() - t
     t = time.perf_counter()
-    fp32 = hybrid_fit(featurizer, progress=False, config=HybridConfig(precision="fp32"))(data)
+    fp32 = (
+        HybridDetector(HybridConfig(precision="fp32"), featurizer, progress=False)
+        .fit(data.records_at(data.splits.train))
+        .draft_bundle()
+    )
     fit_s = time.perf_counter() - t
     t = time.perf_counter()
     int8_graph = quantize_lm(fp32.files[MODEL_FILE], "int8", scope=LM_SCOPE, keep_fp32=())

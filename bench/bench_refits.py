@@ -21,7 +21,7 @@ from benchlib import command, machine, now, write_result
 
 from humanlike.training.build import BuildData, balanced_train, out_of_source_scores
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
-from humanlike.training.models.ngram import default_refit_processes, ngram_fit
+from humanlike.training.models.ngram import NgramDetector, default_refit_processes
 
 
 def main() -> None:
@@ -34,11 +34,11 @@ def main() -> None:
     data = BuildData.from_corpus([args.corpus], splits)
     full_train = data.splits.train
     data = data.with_train(balanced_train(data.records, full_train, sampling, splits.seed))
-    fit = ngram_fit(NgramBaselineConfig(), splits.seed)
+    kind = NgramDetector(NgramBaselineConfig(), splits.seed)
     runs, logits = {}, {}
     for processes in (1, default_refit_processes()):
         started = time.perf_counter()
-        oos = out_of_source_scores(fit, data, full_train, sampling, splits.seed, processes=processes)
+        oos = out_of_source_scores(kind, data, full_train, sampling, splits.seed, processes=processes)
         seconds = time.perf_counter() - started
         logits[processes] = oos.logits
         runs[f"processes={processes}"] = {

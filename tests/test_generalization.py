@@ -30,7 +30,7 @@ from humanlike.training.evaluation.generalization import (
     run_protocol,
     stack_scores,
 )
-from humanlike.training.models.ngram import frequent_words, ngram_fit
+from humanlike.training.models.ngram import NgramDetector, frequent_words
 
 from .conftest import SMALL_CONFIG
 
@@ -127,7 +127,7 @@ def test_out_of_source_thresholds_report_every_source(
     out = tmp_path / "bundle"
     sampling = SamplingConfig(cap_per_source_label=200, length_match=True, threshold_source_folds=3)
     manifest = train_bundle(
-        ngram_fit(SMALL_CONFIG),
+        NgramDetector(SMALL_CONFIG),
         [str(small_corpus_file)],
         out,
         splits=SplitConfig(),
@@ -155,9 +155,9 @@ def test_refits_side_by_side_score_as_one_after_another(small_corpus_file: Path)
     data = BuildData.from_corpus([str(small_corpus_file)], SplitConfig())
     sampling = SamplingConfig(max_fit_texts=400, threshold_source_folds=3)
     args: dict[str, Any] = {"progress": False, "threads": 1}
-    fit = ngram_fit(SMALL_CONFIG)
-    alone = out_of_source_scores(fit, data, data.splits.train, sampling, 0, processes=1, **args)
-    spread = out_of_source_scores(fit, data, data.splits.train, sampling, 0, processes=2, **args)
+    kind = NgramDetector(SMALL_CONFIG)
+    alone = out_of_source_scores(kind, data, data.splits.train, sampling, 0, processes=1, **args)
+    spread = out_of_source_scores(kind, data, data.splits.train, sampling, 0, processes=2, **args)
     assert len(alone.logits) > 0 and np.unique(alone.sources).size >= 2
     np.testing.assert_array_equal(spread.sources, alone.sources)
     np.testing.assert_allclose(spread.logits, alone.logits, rtol=0, atol=1e-6)

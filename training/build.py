@@ -12,9 +12,9 @@
                   write_bundle: manifest + files + SHA256SUMS, renamed into place
 
 Calibration and evaluation score the *exported* graph through the runtime, so that the manifest's
-numbers hold for exactly what users run. A new kind adds only its fit and its graph
-(:mod:`humanlike.training.models`), then calls :func:`build_bundle` (or :func:`train_bundle`, which also
-reads and splits the corpus).
+numbers hold for exactly what users run. A kind is an estimator (:mod:`humanlike.training.kinds`): its
+``fit`` and its ``draft_bundle`` are all this module asks of it; :func:`train_bundle` reads and splits
+the corpus, fits the kind (and clones of it for the out-of-source refits) and calls :func:`build_bundle`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import multiprocessing
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from joblib import parallel_config
+from sklearn.base import clone
 from tqdm import tqdm
 
 from humanlike.detector.atomic import check_output_directory
@@ -59,6 +60,7 @@ from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import TrainSplits, make_splits
 from humanlike.training.evaluation.metrics import binary_metrics, evaluate_scores
+from humanlike.training.kinds import DetectorKind
 
 log = logging.getLogger("humanlike.build")
 
@@ -125,6 +127,9 @@ class BuildData:
         )
         name = f"grouped sample of the corpus ({len(records)} texts)"
         return cls(records, corpus, TrainSplits(none, everything, none), split, name)
+
+    def records_at(self, idx: np.ndarray) -> list[CorpusRecord]:
+        return [self.records[i] for i in idx.tolist()]
 
     def with_train(self, train: np.ndarray) -> BuildData:
         """The same data with another training split (calibration and hold-out unchanged)."""
@@ -253,23 +258,23 @@ def build_bundle(
     return manifest
 
 
+EMPTY_CORPUS = CorpusFingerprint(sha256="", n_records=0, paths=[])
+EMPTY_SPLIT = SplitSpec(
+    seed=0, holdout_fraction=0, calibration_fraction=0, n_train=0, n_calibration=0, n_holdout=0
+)
+"""The record of a bundle with no labelled texts behind it."""
+
+
 def write_uncalibrated(draft: DraftBundle, out: str | Path, why: str, seed: int = 0) -> BundleManifest:
     """A bundle with no labelled texts behind it: it scores with sigmoid(logit) and has no thresholds."""
-    empty = CorpusFingerprint(sha256="", n_records=0, paths=[])
-    split = SplitSpec(
-        seed=seed, holdout_fraction=0, calibration_fraction=0, n_train=0, n_calibration=0, n_holdout=0
-    )
-    manifest = draft_manifest(draft, empty, split, Calibration(fitted_on=why))
+    split = EMPTY_SPLIT.model_copy(update={"seed": seed})
+    manifest = draft_manifest(draft, EMPTY_CORPUS, split, Calibration(fitted_on=why))
     write_bundle(out, manifest, draft.files)
     return manifest
 
 
-Fit = Callable[[BuildData], DraftBundle]
-"""A detector kind's fit: trains on ``data.splits.train`` and returns its draft."""
-
-
 def train_bundle(
-    fit: Fit,
+    kind: DetectorKind,
     corpus_paths: Sequence[str],
     out: str | Path,
     *,
@@ -281,9 +286,10 @@ def train_bundle(
     chunk: int = 256,
     refit_processes: int = 1,
 ) -> BundleManifest:
-    """Reads and splits the corpus, fits a kind on (a balanced sample of) its train split, and builds
-    the bundle; with ``sampling.threshold_source_folds``, its thresholds come from out-of-source scores
-    (refits run in ``refit_processes`` processes side by side, see :func:`out_of_source_humans`).
+    """Reads and splits the corpus, fits ``kind`` on (a balanced sample of) its train split, and builds
+    the bundle from its draft; with ``sampling.threshold_source_folds``, its thresholds come from
+    out-of-source scores (refits run in ``refit_processes`` processes side by side, see
+    :func:`out_of_source_scores`).
 
     Raises:
         OutputPathError: ``out`` is a place this must not write (before any work starts).
@@ -295,13 +301,13 @@ def train_bundle(
     full_train = data.splits.train
     data = data.with_train(balanced_train(data.records, full_train, sampling, splits.seed))
     t = time.perf_counter()
-    draft = fit(data)
+    draft = kind.fit(data.records_at(data.splits.train)).draft_bundle()
     timings = {"read_s": round(read_s, 1), "fit_s": round(time.perf_counter() - t, 1)}
     oos = None
     if sampling.threshold_source_folds:
         t = time.perf_counter()
         oos = out_of_source_scores(
-            fit,
+            kind,
             data,
             full_train,
             sampling,
@@ -389,7 +395,7 @@ def source_folds(records: Sequence[CorpusRecord], k: int) -> list[list[str]]:
 
 
 def out_of_source_scores(
-    fit: Fit,
+    kind: DetectorKind,
     data: BuildData,
     full_train: np.ndarray,
     sampling: SamplingConfig,
@@ -400,14 +406,15 @@ def out_of_source_scores(
     chunk: int = 256,
     processes: int = 1,
 ) -> OutOfSourceScores:
-    """Refits the kind ``sampling.threshold_source_folds`` times, each without a group of sources (and
-    every group of texts paired with them), and scores that group's calibration texts.
+    """Refits ``kind`` (an unfitted clone of it) ``sampling.threshold_source_folds`` times, each without a
+    group of sources (and every group of texts paired with them), and scores that group's calibration
+    texts.
 
-    With ``processes`` above 1 the refits run side by side in that many processes (``fit`` must then
-    be picklable, as :class:`~humanlike.training.models.ngram.NgramFit` is). The n-gram's fit is
-    mostly Python TF-IDF counting on one core, so a second refit beside it uses the second core
-    (``bench/bench_refits.py``). Each process holds a copy of ``data`` and its own fit, a few GB at the
-    default's 30,000 texts.
+    With ``processes`` above 1 the refits run side by side in that many processes (``kind``'s parameters
+    must then be picklable, as :class:`~humanlike.training.models.ngram.NgramDetector`'s are). The
+    n-gram's fit is mostly Python TF-IDF counting on one core, so a second refit beside it uses the
+    second core (``bench/bench_refits.py``). Each process holds a copy of ``data`` and its own fit, a
+    few GB at the default's 30,000 texts.
     """
     records = data.records
     sources = np.array([r.source for r in records])
@@ -422,7 +429,7 @@ def out_of_source_scores(
             continue
         blocked = np.isin(sources, fold) | np.isin(groups, groups[held])
         train = full_train[~blocked[full_train]]
-        jobs.append(RefitJob(fit, data, balanced_train(records, train, sampling, seed), held, chunk))
+        jobs.append(RefitJob(clone(kind), data, balanced_train(records, train, sampling, seed), held, chunk))
     if processes > 1 and len(jobs) > 1:
         # spawn, not fork: the parent may hold joblib's worker pool and ONNX Runtime threads, which a
         # forked child would inherit half-alive. Each job carries its data; the results are logits.
@@ -449,7 +456,8 @@ def out_of_source_scores(
 class RefitJob:
     """One out-of-source refit: fit on ``train``, score the ``held`` texts whose sources it never saw."""
 
-    fit: Fit
+    kind: DetectorKind
+    """Unfitted: a clone of the bundle's kind."""
     data: BuildData
     train: np.ndarray
     held: np.ndarray
@@ -458,7 +466,7 @@ class RefitJob:
     def run(self, threads: int | None = 1, progress: bool = False) -> np.ndarray:
         """Raw logits of the held-out texts (one ONNX Runtime thread unless told: the refits that run
         side by side share the cores)."""
-        refit = self.fit(self.data.with_train(self.train))
+        refit = self.kind.fit(self.data.records_at(self.train)).draft_bundle()
         manifest = draft_manifest(refit, self.data.corpus, self.data.split)
         parts = {"held": texts_of(self.data.records, self.held)}
         scored = score_draft(

@@ -1,7 +1,8 @@
 """Leave-one-generator-out and leave-one-source-out evaluation, one or several models side by side.
 
 In distribution almost any detector looks near-perfect; what matters is how it does on generators
-and sources it never saw. Each fold refits each model (as ``humanlike train`` fits it) on the corpus
+and sources it never saw. Each fold refits each model (the kind's estimator,
+:mod:`humanlike.training.kinds`, as ``humanlike train`` fits it) on the corpus
 minus the bundle's hold-out minus every group touching the held-out value, and scores the held-out
 value's texts against human texts (see :func:`humanlike.training.data.splits.leave_one_out`). With
 several models,
@@ -32,7 +33,7 @@ from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import LeaveOutKey, leave_one_out_splits, make_splits
 from humanlike.training.evaluation.metrics import binary_metrics
-from humanlike.training.models.ngram import NgramBaseline
+from humanlike.training.kinds import DetectorKind, make_kind
 
 if TYPE_CHECKING:
     from humanlike.training.config import TransformerConfig
@@ -52,30 +53,11 @@ class UnknownFoldError(ValueError):
     """An ``only`` value that is no generator or source of the corpus read: nothing to hold out."""
 
 
-def _fit_and_score_ngram(
-    records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: NgramBaselineConfig
+def _fit_and_score(
+    model: DetectorKind, records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray
 ) -> np.ndarray:
-    model = NgramBaseline(config).fit(texts_of(records, train), labels_of(records, train))
+    model.fit([records[i] for i in train.tolist()])
     return np.asarray(model.decision_function(texts_of(records, test)))
-
-
-def _fit_and_score_transformer(
-    records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray, config: TransformerConfig, seed: int
-) -> np.ndarray:
-    from humanlike.detector.bundle import TOKENIZER_FILE
-    from humanlike.training.models.transformer import (
-        fine_tune_on_split,
-        pick_device,
-        text_logits,
-        window_tokenizer,
-    )
-    from humanlike.training.pretrained import default_base_model
-
-    base = default_base_model()
-    device = pick_device()
-    result = fine_tune_on_split(records, train, base, config, device, seed, progress=False)
-    tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
-    return text_logits(result.model, tokenizer, texts_of(records, test), device)
 
 
 def _fit_and_score_lm(
@@ -173,14 +155,13 @@ def crossval_report(
         }
         for name in models:
             started = time.perf_counter()
-            if name == "ngram":
-                logits = _fit_and_score_ngram(records, split.train, test, config)
-            elif name in LM_MODELS:
+            if name in LM_MODELS:
                 assert table is not None
                 logits = _fit_and_score_lm(table, records, split.train, test, name)
             else:
-                assert transformer_config is not None
-                logits = _fit_and_score_transformer(records, split.train, test, transformer_config, seed)
+                kind_config = config if name == "ngram" else transformer_config
+                model = make_kind(name, config=kind_config, seed=seed)
+                logits = _fit_and_score(model, records, split.train, test)
             p = Calibration().apply(logits)  # uncalibrated: AUROC and TPR at FPR do not depend on it
             scores = {
                 "seconds": round(time.perf_counter() - started, 1),

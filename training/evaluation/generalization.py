@@ -37,7 +37,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ import numpy as np
 from tqdm import tqdm
 
 from humanlike.detector.atomic import atomic_writer, write_text_atomic
-from humanlike.detector.normalize import Normalization
+from humanlike.detector.normalize import Normalization, normalize_text
 from humanlike.training.config import (
     EncoderConfig,
     NgramBaselineConfig,
@@ -54,11 +54,12 @@ from humanlike.training.config import (
     TransformerConfig,
 )
 from humanlike.training.data.balance import Balance, balanced_indices
-from humanlike.training.data.corpus import labels_of, sample_indices, texts_of
+from humanlike.training.data.corpus import labels_of, sample_indices
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import Split, holdout_split, leave_out
 from humanlike.training.evaluation.metrics import binary_metrics
+from humanlike.training.kinds import DetectorKind, make_kind
 
 NEWEST_EXACT = ("gpt-4o", "gpt-4-turbo")
 NEWEST_PREFIXES = ("claude-3", "gemini-", "llama-3-")
@@ -83,20 +84,26 @@ def is_newest(generator: str) -> bool:
 class Candidate:
     """A recipe: which texts the model trains on, how it reads them, and the model.
 
-    The model is the n-gram (``ngram``), unless ``transformer`` is set (the fine-tuned encoder),
-    ``encoder`` is (a logistic regression over the frozen encoder's embeddings) or ``stack`` names other
-    candidates (no fit: their logits, each standardised on its own held-apart
+    The model is a detector kind (:mod:`humanlike.training.kinds`) with its configuration, unless
+    ``stack`` names other candidates (no fit: their logits, each standardised on its own held-apart
     human texts of the training side, averaged).
     """
 
     balance: Balance | None
     """None: a uniform sample of the training side, as large as the balanced one would be."""
+    kind: str = "ngram"
+    config: Any = None
+    """The kind's configuration (its estimator's ``config``)."""
     normalization: Normalization = "none"
-    ngram: NgramBaselineConfig = field(default_factory=NgramBaselineConfig)
-    transformer: TransformerConfig | None = None
-    encoder: EncoderConfig | None = None
-    surprisal: SurprisalConfig | None = None
+    """Applied to every text before the model reads it, training and test alike."""
     stack: tuple[str, ...] = ()
+
+    def estimator(self, seed: int = 0) -> DetectorKind:
+        """An unfitted estimator of the candidate's model."""
+        model = make_kind(self.kind, config=self.config)
+        if "seed" in model.get_params():
+            model.set_params(seed=seed)
+        return model
 
     def describe(self) -> dict[str, Any]:
         if self.stack:
@@ -104,30 +111,11 @@ class Candidate:
                 "stack": list(self.stack),
                 "combination": "mean of logits standardised on held-apart humans",
             }
-        described: dict[str, Any] = {
+        return {
             "balance": asdict(self.balance) if self.balance else None,
             "normalization": self.normalization,
+            **self.estimator().recipe(),
         }
-        if self.transformer is not None:
-            described["transformer"] = self.transformer.as_dict()
-        elif self.encoder is not None:
-            described["encoder"] = self.encoder.as_dict()
-        elif self.surprisal is not None:
-            described["surprisal"] = self.surprisal.as_dict()
-        else:
-            ngram = self.ngram.as_dict()
-            for later in (
-                "distort_top_words",
-                "distorted_view_words",
-                "surprisal_view",
-                "pair_contrast",
-                "source_weighting",
-            ):
-                if ngram[later] is None:
-                    # recorded before the option existed: an option left off is not a change of recipe
-                    del ngram[later]
-            described["ngram"] = ngram
-        return described
 
 
 SMALL_NGRAM = NgramBaselineConfig(
@@ -142,50 +130,51 @@ the penalty the n-gram had before the protocol chose C=1; spelled out so that th
 keep their meaning whatever the defaults become."""
 
 CANDIDATES: dict[str, Candidate] = {
-    "ngram": Candidate(balance=None, ngram=SMALL_NGRAM),
-    "ngram-balanced": Candidate(balance=Balance(), ngram=SMALL_NGRAM),
-    "ngram-balanced-normalized": Candidate(balance=Balance(), normalization="v1", ngram=SMALL_NGRAM),
+    "ngram": Candidate(balance=None, config=SMALL_NGRAM),
+    "ngram-balanced": Candidate(balance=Balance(), config=SMALL_NGRAM),
+    "ngram-balanced-normalized": Candidate(balance=Balance(), normalization="v1", config=SMALL_NGRAM),
     # a 10x stronger penalty: fewer, broader n-gram weights, less room to memorise a source's topics
     "ngram-balanced-normalized-c1": Candidate(
-        balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=1.0)
+        balance=Balance(), normalization="v1", config=dataclasses.replace(SMALL_NGRAM, C=1.0)
     ),
-    "ngram-c1": Candidate(balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0)),
+    "ngram-c1": Candidate(balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0)),
     "ngram-balanced-normalized-c03": Candidate(
-        balance=Balance(), normalization="v1", ngram=dataclasses.replace(SMALL_NGRAM, C=0.3)
+        balance=Balance(), normalization="v1", config=dataclasses.replace(SMALL_NGRAM, C=0.3)
     ),
     # The product's fine-tuning recipe (128-token windows, frozen word embeddings, one epoch) on the
     # protocol's budget of texts; no wall-clock stop, so that the result does not depend on the machine.
     "transformer": Candidate(
         balance=None,
-        transformer=TransformerConfig(max_train_texts=None, time_budget_s=None, eval_every=100),
+        kind="transformer",
+        config=TransformerConfig(max_train_texts=None, time_budget_s=None, eval_every=100),
     ),
-    "encoder-lr": Candidate(balance=None, encoder=EncoderConfig()),
+    "encoder-lr": Candidate(balance=None, kind="encoder-lr", config=EncoderConfig()),
     # topic-blind n-grams: words outside the 300 / 1000 most frequent masked (training side only)
     "ngram-c1-distorted-300": Candidate(
-        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300)
+        balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300)
     ),
     "ngram-c1-distorted-1000": Candidate(
-        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=1000)
+        balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=1000)
     ),
     # mirror pairs: the LLM-minus-human differences inside pairs fitted beside the texts
     "ngram-c1-pairs": Candidate(
-        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=1.0)
+        balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=1.0)
     ),
     # the pairs' differences weighing five times a text (the fit then leans on them, not on the texts)
     "ngram-c1-pairs-5": Candidate(
-        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=5.0)
+        balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0, pair_contrast=5.0)
     ),
     # group-robust: every source weighs the same
     "ngram-c1-sources": Candidate(
-        balance=None, ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, source_weighting=True)
+        balance=None, config=dataclasses.replace(SMALL_NGRAM, C=1.0, source_weighting=True)
     ),
     "ngram-c1-distorted-300-pairs": Candidate(
         balance=None,
-        ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, pair_contrast=1.0),
+        config=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, pair_contrast=1.0),
     ),
     "ngram-c1-distorted-300-sources": Candidate(
         balance=None,
-        ngram=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, source_weighting=True),
+        config=dataclasses.replace(SMALL_NGRAM, C=1.0, distort_top_words=300, source_weighting=True),
     ),
     "stack-ngram-c1-distorted-300-pairs": Candidate(
         balance=None, stack=("ngram-c1-pairs", "ngram-c1-distorted-300-pairs")
@@ -205,13 +194,14 @@ CANDIDATES: dict[str, Candidate] = {
         balance=None, stack=("ngram-c1", "transformer", "encoder-lr")
     ),
     # topic-blind by construction: trees over how probable a text's words are in general English
-    "surprisal": Candidate(balance=None, surprisal=SurprisalConfig()),
+    "surprisal": Candidate(balance=None, kind="surprisal", config=SurprisalConfig()),
     "stack-ngram-c1-distorted-300-surprisal": Candidate(
         balance=None, stack=("ngram-c1", "ngram-c1-distorted-300", "surprisal")
     ),
     "stack-ngram-c1-surprisal": Candidate(balance=None, stack=("ngram-c1", "surprisal")),
 }
-DEFAULT_CANDIDATES = tuple(n for n, c in CANDIDATES.items() if c.transformer is None and c.encoder is None)
+TRANSFORMER_KINDS = ("transformer", "encoder-lr")
+DEFAULT_CANDIDATES = tuple(n for n, c in CANDIDATES.items() if c.kind not in TRANSFORMER_KINDS)
 """What ``humanlike generalization`` runs unless told: the encoder candidates read every text with a
 transformer (an hour a fold on a CPU for the fine-tuned one); their rows come from a GPU run."""
 
@@ -270,56 +260,34 @@ def fit_and_score(
     records: Sequence[CorpusRecord], fold: Split, candidate: Candidate, max_train: int, seed: int
 ) -> FoldScores:
     """Fits ``candidate`` on the training side of ``fold`` and scores ``fold.test`` and the training
-    side's held-apart human texts (a grouped 10%)."""
+    side's held-apart human texts (a grouped 10%). A kind that stops early validates on texts of the
+    training side outside the fit sample and the held-apart set."""
     side = [records[i] for i in fold.train]
     rest, calibration = holdout_split(side, 0.1, seed)
     fit_idx = training_texts(records, fold.train[rest], candidate, max_train, seed)
     cal = fold.train[calibration]
     cal_human = cal[labels_of(records, cal) == 0]
-    if candidate.transformer is not None:
-        # validation (early stopping) from the training side, outside the fit sample and the held-apart set
+    model = candidate.estimator(seed)
+    validation = None
+    if candidate.kind == "transformer":
         others = np.setdiff1d(fold.train[rest], fit_idx)
-        val_idx = sample_indices(records, others, candidate.transformer.validation_texts, seed)
-        score = _fine_tuned_scorer(records, fit_idx, val_idx, candidate.transformer)
-    elif candidate.encoder is not None:
-        from humanlike.training.models.encoder import FrozenEncoderClassifier
+        val_idx = sample_indices(records, others, candidate.config.validation_texts, seed)
+        validation = _read_as(candidate, [records[i] for i in val_idx.tolist()])
+    model.fit(_read_as(candidate, [records[i] for i in fit_idx.tolist()]), validation=validation)
 
-        frozen = FrozenEncoderClassifier(candidate.encoder)
-        frozen.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
-        score = frozen.decision_function
-    elif candidate.surprisal is not None:
-        from humanlike.training.models.surprisal import SurprisalClassifier
-
-        trees = SurprisalClassifier(candidate.surprisal)
-        trees.fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
-        score = trees.decision_function
-    else:
-        from humanlike.training.models.ngram import NgramBaseline, fit_arguments
-
-        config = dataclasses.replace(candidate.ngram, normalization=candidate.normalization)
-        model = NgramBaseline(config)
-        model.fit(
-            texts_of(records, fit_idx), labels_of(records, fit_idx), **fit_arguments(records, fit_idx, config)
+    def score(idx: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            model.decision_function([r.text for r in _read_as(candidate, [records[i] for i in idx])])
         )
-        score = model.decision_function
-    return FoldScores(score(texts_of(records, fold.test)), score(texts_of(records, cal_human)), len(fit_idx))
+
+    return FoldScores(score(fold.test), score(cal_human), len(fit_idx))
 
 
-def _fine_tuned_scorer(
-    records: Sequence[CorpusRecord], fit_idx: np.ndarray, val_idx: np.ndarray, config: TransformerConfig
-) -> Callable[[list[str]], np.ndarray]:
-    """The encoder fine-tuned as ``humanlike train --model transformer`` does it; texts read whole,
-    window by window, as the runtime reads them."""
-    from humanlike.detector.bundle import TOKENIZER_FILE
-    from humanlike.training.models.transformer import fine_tune_on, pick_device, text_logits, window_tokenizer
-    from humanlike.training.pretrained import default_base_model
-
-    base, device = default_base_model(), pick_device()
-    result = fine_tune_on(
-        records, fit_idx, val_idx, base_model=base, config=config, device=device, progress=False
-    )
-    tokenizer = window_tokenizer(base / TOKENIZER_FILE, config.max_tokens, config.window_overlap)
-    return lambda texts: text_logits(result.model, tokenizer, texts, device)
+def _read_as(candidate: Candidate, records: list[CorpusRecord]) -> list[CorpusRecord]:
+    """The records with their texts normalised as the candidate reads them."""
+    if candidate.normalization == "none":
+        return records
+    return [r.model_copy(update={"text": normalize_text(r.text, candidate.normalization)}) for r in records]
 
 
 def stack_scores(members: Sequence[FoldScores]) -> FoldScores:

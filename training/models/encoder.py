@@ -5,7 +5,7 @@ Nothing is fine-tuned: the encoder reads a window (``max_tokens`` of its WordPie
 sentence embedding (mean of token states, L2-normalised, as sentence-transformers makes it); a linear
 model over the standardised embedding gives the window's logit, and a text's logit is the size-weighted
 mean of its windows', as the runtime makes it for every token kind. On the protocol it generalised worst
-of all candidates (docs/generalization.md), so it was not made a bundle kind.
+of all candidates (docs/research/generalization.md), so it makes no bundle.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from humanlike.detector.bundle import TOKENIZER_FILE
 from humanlike.detector.inputs import TokenWindows
 from humanlike.detector.runtime import plan_batches
 from humanlike.training.config import EncoderConfig
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.hybrid import HybridModel, WindowFeatureTable, fit_window_model
 from humanlike.training.models.lm import load_encoder
 
@@ -71,28 +74,33 @@ class WindowEmbedder:
         return WindowFeatureTable(windows, rows.astype(np.float64), len(texts))
 
 
-class FrozenEncoderClassifier:
-    """Logistic regression over frozen window embeddings, scikit-learn style: ``fit`` on texts and
-    labels, ``decision_function`` gives text logits as the runtime makes them (size-weighted mean of
-    window logits).
+class FrozenEncoderClassifier(DetectorKind):
+    """The ``encoder-lr`` kind: a logistic regression over frozen window embeddings; ``decision_function``
+    gives text logits as the runtime makes them (size-weighted mean of window logits).
 
     Args:
         config: windows, penalty and batch size.
         embedder: an existing :class:`WindowEmbedder` to share (the encoder loads once).
     """
 
-    def __init__(self, config: EncoderConfig | None = None, embedder: WindowEmbedder | None = None) -> None:
-        self.config = config or EncoderConfig()
-        self.embedder = embedder or WindowEmbedder(self.config)
-        self.model_: HybridModel | None = None
+    name = "encoder-lr"
+    recipe_key = "encoder"
 
-    def fit(self, texts: Sequence[str], y: np.ndarray) -> FrozenEncoderClassifier:
-        table = self.embedder.table(texts)
-        self.model_ = fit_window_model(table, np.arange(len(texts)), np.asarray(y), C=self.config.C)
+    def __init__(
+        self, config: EncoderConfig = EncoderConfig(), embedder: WindowEmbedder | None = None
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        self.embedder_ = self.embedder or WindowEmbedder(self.config)
+        table = self.embedder_.table([r.text for r in records])
+        y = np.array([r.label == "llm" for r in records], dtype=int)
+        self.model_: HybridModel = fit_window_model(table, np.arange(len(records)), y, C=self.config.C)
         return self
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        if self.model_ is None:
-            raise RuntimeError("fit first")
-        table = self.embedder.table(texts)
+        table = self.embedder_.table(texts)
         return table.text_logits(self.model_.window_logits(table.features))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -29,9 +30,11 @@ from humanlike.detector.bundle import (
 )
 from humanlike.detector.inputs import HybridWindows, Window
 from humanlike.detector.runtime import aggregate_windows, plan_batches
-from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
+from humanlike.training.build import DraftBundle, train_bundle
 from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.lm import (
     ENCODER_MAX_TOKENS,
     FEATURES,
@@ -158,34 +161,60 @@ LM_SCOPE = "/features/lm/"
 """Where the LM's nodes are in the exported hybrid graph (what int8 quantizes)."""
 
 
-def hybrid_fit(
-    featurizer: WindowFeaturizer | None = None,
-    C: float = 1.0,
-    progress: bool = True,
-    config: HybridConfig | None = None,
-) -> Fit:
-    """The hybrid kind's fit: LM and encoder features of every training window, a logistic regression
-    over them, and the graph that computes both (for :func:`humanlike.training.build.train_bundle`).
+class HybridDetector(DetectorKind):
+    """The ``hybrid`` kind: LM and encoder features of every training window, a logistic regression over
+    them, and the graph that computes both.
 
     With ``config.precision == "int8"`` the LM is smoothed first (:func:`smooth_for_int8` on the first
     ``config.smoothing_texts`` training texts; an exact rescaling in fp32, so the features and the fit
     are unchanged) and the exported graph's LM MatMuls, its head's too, are quantized; the encoder and
     the linear model stay fp32. The build path then calibrates and thresholds the int8 graph's scores.
-    """
-    config = config or HybridConfig(C=C)
 
-    def fit(data: BuildData) -> DraftBundle:
-        windows = featurizer or WindowFeaturizer()
-        texts = data.texts("train")
-        int8 = config.precision == "int8"
-        if int8:
+    Args:
+        featurizer: the LM and encoder loaded already (they load once per process otherwise); smoothing
+            rescales its LM in place.
+    """
+
+    name = "hybrid"
+    recipe_key = "hybrid"
+
+    def __init__(
+        self,
+        config: HybridConfig = HybridConfig(),
+        featurizer: WindowFeaturizer | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.featurizer = featurizer
+        self.progress = progress
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        config = self.config
+        windows = self.featurizer_ = self.featurizer or WindowFeaturizer()
+        texts = [r.text for r in records]
+        self.smoothing_texts_ = 0
+        if config.precision == "int8":
             smoothing = texts[: config.smoothing_texts]
             tokens = [windows.lm_tokenizer.encode(x).ids[: windows.windows.max_tokens] for x in smoothing]
             smooth_for_int8(windows.module.lm, tokens, config.smoothing_alpha)
+            self.smoothing_texts_ = len(smoothing)
         t = time.perf_counter()
-        table = windows.table(texts, progress)
-        features_s = time.perf_counter() - t
-        model = fit_window_model(table, np.arange(len(data.splits.train)), data.labels("train"), C=config.C)
+        table = windows.table(texts, self.progress)
+        self.features_s_ = time.perf_counter() - t
+        y = np.array([r.label == "llm" for r in records], dtype=int)
+        self.model_ = fit_window_model(table, np.arange(len(records)), y, C=config.C)
+        self.n_features_ = table.features.shape[1]
+        return self
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        table = self.featurizer_.table(texts, progress=False)
+        return table.text_logits(self.model_.window_logits(table.features))
+
+    def draft_bundle(self) -> DraftBundle:
+        config, windows, model = self.config, self.featurizer_, self.model_
+        int8 = config.precision == "int8"
         graph_module = HybridGraph(
             windows.module,
             torch.from_numpy(model.mean),
@@ -205,22 +234,22 @@ def hybrid_fit(
             training={
                 "model": "logistic regression over LM window statistics (SmolLM2-135M) and the "
                 "all-MiniLM-L6-v2 embedding of the same span",
-                "features": [*FEATURES, f"embedding[{table.features.shape[1] - len(FEATURES)}]"],
+                "features": [*FEATURES, f"embedding[{self.n_features_ - len(FEATURES)}]"],
                 "C": config.C,
                 "opset": OPSET,
                 "graph": "SmoothQuant on the LM, then its weight MatMuls dynamic int8 (LM head too); "
                 "encoder and linear model fp32"
                 if int8
                 else "fp32",
-                "smoothing": {"texts": len(smoothing), "alpha": config.smoothing_alpha} if int8 else None,
+                "smoothing": {"texts": self.smoothing_texts_, "alpha": config.smoothing_alpha}
+                if int8
+                else None,
                 "fit_timings": {
-                    "features_s": round(features_s, 1),
+                    "features_s": round(self.features_s_, 1),
                     "export_s": round(time.perf_counter() - t, 1),
                 },
             },
         )
-
-    return fit
 
 
 def train_hybrid_bundle(
@@ -237,7 +266,7 @@ def train_hybrid_bundle(
 ) -> BundleManifest:
     """Fits the hybrid on a grouped sample of the corpus and writes a calibrated, evaluated bundle."""
     return train_bundle(
-        hybrid_fit(progress=progress, config=config),
+        HybridDetector(config, progress=progress),
         corpus_paths,
         out,
         splits=splits,

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, Self, TypedDict
 
 import numpy as np
 import onnx
@@ -29,13 +29,14 @@ from humanlike.detector.bundle import FEATURES_FILE, MODEL_FILE, BundleManifest
 from humanlike.detector.features import SKLEARN_TOKEN_PATTERN, SparseNgramSpec
 from humanlike.detector.normalize import distort, normalize_text, words_of
 from humanlike.detector.surprisal import PROFILE_FEATURES
-from humanlike.training.build import BuildData, DraftBundle, Fit, train_bundle
+from humanlike.training.build import DraftBundle, train_bundle
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.balance import source_balanced_weights
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import holdout_split
+from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.surprisal import SurprisalClassifier, tree_ensemble_node
 
 ONNX_OPSET = 17
@@ -468,29 +469,48 @@ def fit_ngram_views(
         scales.append(max(float(logits.std()), 1e-9))
     trees = None
     if config.surprisal_view:
-        trees = SurprisalClassifier().fit(texts_of(records, fit_idx), labels_of(records, fit_idx))
+        trees = SurprisalClassifier().fit([records[i] for i in fit_idx.tolist()])
         logits = trees.decision_function(held_humans)
         means.append(float(logits.mean()))
         scales.append(max(float(logits.std()), 1e-9))
     return NgramViews(members, means, scales, trees)
 
 
-@dataclass(frozen=True)
-class NgramFit:
-    """The n-gram kind's fit for :func:`humanlike.training.build.train_bundle`: one model, or with
-    ``config.distorted_view_words`` the plain and the distorted views averaged (:class:`NgramViews`).
+class NgramDetector(DetectorKind):
+    """The ``ngram`` kind: one n-gram model, or with ``config.distorted_view_words`` the plain and the
+    distorted views averaged (:class:`NgramViews`), which hold a grouped 10% of ``records`` apart to
+    standardise each view.
 
-    A plain object rather than a closure, so that the out-of-source refits can run it in other
-    processes."""
+    Its parameters are plain data, so that the out-of-source refits can run it in other processes.
+    """
 
-    config: NgramBaselineConfig
-    seed: int = 0
+    name = "ngram"
+    recipe_key = "ngram"
 
-    def __call__(self, data: BuildData) -> DraftBundle:
+    def __init__(self, config: NgramBaselineConfig = NgramBaselineConfig(), seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        idx = np.arange(len(records))
         config = self.config
-        model: NgramBaseline | NgramViews
+        self.model_: NgramBaseline | NgramViews
         if config.distorted_view_words:
-            model = fit_ngram_views(data.records, data.splits.train, config, self.seed)
+            self.model_ = fit_ngram_views(records, idx, config, self.seed)
+        else:
+            self.model_ = NgramBaseline(config).fit(
+                texts_of(records, idx), labels_of(records, idx), **fit_arguments(records, idx, config)
+            )
+        return self
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.model_.decision_function(texts))
+
+    def draft_bundle(self) -> DraftBundle:
+        config, model = self.config, self.model_
+        if isinstance(model, NgramViews):
             trees = (
                 ", and gradient-boosted trees over its word-surprisal profile"
                 if config.surprisal_view
@@ -503,10 +523,6 @@ class NgramFit:
                 "views": model.describe(),
             }
         else:
-            train = data.splits.train
-            model = NgramBaseline(config).fit(
-                data.texts("train"), data.labels("train"), **fit_arguments(data.records, train, config)
-            )
             described = {"model": "word+char n-gram TF-IDF, logistic regression (scikit-learn)"}
         return DraftBundle(
             kind="ngram-linear",
@@ -517,10 +533,19 @@ class NgramFit:
             training={**described, "config": config.as_dict()},
         )
 
-
-def ngram_fit(config: NgramBaselineConfig | None = None, seed: int = 0) -> Fit:
-    """:class:`NgramFit` of ``config`` (default: the shipped configuration)."""
-    return NgramFit(config or NgramBaselineConfig(), seed)
+    def recipe(self) -> dict[str, Any]:
+        ngram = self.config.as_dict()
+        for later in (
+            "distort_top_words",
+            "distorted_view_words",
+            "surprisal_view",
+            "pair_contrast",
+            "source_weighting",
+        ):
+            if ngram[later] is None:
+                # recorded before the option existed: an option left off is not a change of recipe
+                del ngram[later]
+        return {"ngram": ngram}
 
 
 def default_refit_processes() -> int:
@@ -544,7 +569,7 @@ def train_ngram_bundle(
     ``refit_processes``: the out-of-source refits side by side (default: one per core, at most four).
     """
     return train_bundle(
-        ngram_fit(config, splits.seed),
+        NgramDetector(config or NgramBaselineConfig(), splits.seed),
         corpus_paths,
         out,
         splits=splits,

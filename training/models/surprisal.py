@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import onnx
@@ -19,6 +19,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from humanlike.detector.surprisal import SurprisalTable, surprisal_profiles
 from humanlike.training.config import SurprisalConfig
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.kinds import DetectorKind
 
 
 @cache
@@ -41,16 +43,25 @@ def english_table(words: int) -> SurprisalTable:
     return SurprisalTable.from_frequencies(top, f"wordfreq {version}, en, best, top {len(top)} words")
 
 
-class SurprisalClassifier:
-    """Fits trees on the profiles of labelled texts; ``decision_function`` is the log-odds of LLM.
+class SurprisalClassifier(DetectorKind):
+    """The ``surprisal`` kind (a protocol candidate, and the n-gram views' optional member): trees fitted
+    on the profiles of labelled texts; ``decision_function`` is the log-odds of LLM.
 
     Args:
         config: the table's size and the trees' settings.
     """
 
-    def __init__(self, config: SurprisalConfig | None = None) -> None:
-        config = config or SurprisalConfig()
+    name = "surprisal"
+    recipe_key = "surprisal"
+
+    def __init__(self, config: SurprisalConfig = SurprisalConfig()) -> None:
         self.config = config
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        """Fits on the texts of ``records``, each class weighted equally."""
+        config = self.config
         self.table = english_table(config.table_words)
         self.trees = HistGradientBoostingClassifier(
             max_iter=config.max_iter,
@@ -58,12 +69,11 @@ class SurprisalClassifier:
             max_leaf_nodes=config.max_leaf_nodes,
             random_state=config.seed,
         )
-
-    def fit(self, texts: Sequence[str], labels: np.ndarray) -> SurprisalClassifier:
-        """Fits on ``texts`` (labels 1 = LLM), each class weighted equally."""
-        labels = np.asarray(labels)
+        labels = np.array([r.label == "llm" for r in records], dtype=int)
         weight = np.where(labels == 1, 0.5 / max(labels.mean(), 1e-9), 0.5 / max(1 - labels.mean(), 1e-9))
-        self.trees.fit(surprisal_profiles(texts, self.table), labels, sample_weight=weight)
+        self.trees.fit(
+            surprisal_profiles([r.text for r in records], self.table), labels, sample_weight=weight
+        )
         return self
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import torch
@@ -48,7 +48,11 @@ from humanlike.training.data.corpus import labels_of, read_training_corpus, samp
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import TrainSplits, holdout_split, make_splits
+from humanlike.training.kinds import DetectorKind
 from humanlike.training.pretrained import default_base_model
+
+if TYPE_CHECKING:
+    from humanlike.training.build import DraftBundle
 
 log = logging.getLogger("humanlike.transformer")
 # Loading the encoder reports the fresh classification head as "missing" weights: expected, not news.
@@ -312,6 +316,65 @@ def fine_tune_on(
         device=device,
         progress=progress,
     )
+
+
+class TransformerDetector(DetectorKind):
+    """The ``transformer`` kind as an estimator: the encoder fine-tuned on ``records`` (validating on
+    ``validation``, or on a grouped part of ``records`` set apart, as ``humanlike train --model
+    transformer`` does), scoring whole texts window by window as the runtime reads them.
+
+    Its bundles come from a checkpoint (:func:`train_transformer_checkpoint`, then ``humanlike export``
+    for fp32 and int8), not from :meth:`draft_bundle`.
+    """
+
+    name = "transformer"
+    recipe_key = "transformer"
+
+    def __init__(
+        self,
+        config: TransformerConfig = TransformerConfig(),
+        device: str = "auto",
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        self.device = device
+        self.seed = seed
+        self.progress = progress
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        base, self.device_ = default_base_model(), pick_device(self.device)
+        if validation is None:
+            fit_idx, val_idx = split_for_fine_tuning(records, np.arange(len(records)), self.config, self.seed)
+            fitted, validation = [records[i] for i in fit_idx], [records[i] for i in val_idx]
+        else:
+            fitted = list(records)
+        result = fine_tune(
+            [r.text for r in fitted],
+            np.array([r.label == "llm" for r in fitted], dtype=int),
+            [r.text for r in validation],
+            np.array([r.label == "llm" for r in validation], dtype=int),
+            base_model=base,
+            config=self.config,
+            device=self.device_,
+            progress=self.progress,
+        )
+        self.model_ = result.model
+        self.tokenizer_ = window_tokenizer(
+            base / TOKENIZER_FILE, self.config.max_tokens, self.config.window_overlap
+        )
+        return self
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        return text_logits(self.model_, self.tokenizer_, texts, self.device_)
+
+    def draft_bundle(self) -> DraftBundle:
+        raise NotImplementedError(
+            "the transformer's bundles are exported from its checkpoint: humanlike train --model "
+            "transformer, then humanlike export"
+        )
 
 
 def train_transformer_checkpoint(

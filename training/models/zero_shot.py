@@ -14,15 +14,28 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
+import numpy as np
 from tokenizers import Tokenizer
 from transformers import PreTrainedModel
 
 from humanlike.detector.atomic import check_output_directory
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleManifest, WindowSpec
-from humanlike.training.build import BuildData, DraftBundle, build_bundle, write_uncalibrated
+from humanlike.training.build import (
+    EMPTY_CORPUS,
+    EMPTY_SPLIT,
+    BuildData,
+    DraftBundle,
+    build_bundle,
+    draft_manifest,
+    score_draft,
+    write_uncalibrated,
+)
 from humanlike.training.config import ZeroShotConfig
 from humanlike.training.data.readers import FieldMapping
+from humanlike.training.data.schema import CorpusRecord
+from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.lm import (
     OPSET,
     ZeroShotGraph,
@@ -34,6 +47,37 @@ from humanlike.training.models.lm import (
 from humanlike.training.pretrained import default_lm_gguf
 
 log = logging.getLogger("humanlike.zero_shot")
+
+
+class ZeroShotDetector(DetectorKind):
+    """The ``zero-shot`` kind. Nothing is learnt: ``fit`` exports the packaged LM's graph, in int8
+    (``config.precision``) smoothed on the first ``config.smoothing_texts`` texts of ``records`` and
+    quantized, in fp32 when it is given no texts to smooth on. ``decision_function`` is the criterion
+    as the runtime computes it from that graph."""
+
+    name = "zero-shot"
+    recipe_key = "zero-shot"
+
+    def __init__(self, config: ZeroShotConfig = ZeroShotConfig()) -> None:
+        self.config = config
+
+    def fit(
+        self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
+    ) -> Self:
+        c = self.config
+        texts = [r.text for r in records][: c.smoothing_texts]
+        if c.precision == "int8" and texts:
+            self.draft_ = int8_zero_shot_draft(texts, c.max_tokens, c.smoothing_alpha)
+        else:
+            self.draft_ = zero_shot_draft(c.max_tokens)
+        return self
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        manifest = draft_manifest(self.draft_, EMPTY_CORPUS, EMPTY_SPLIT)
+        return score_draft(manifest, self.draft_.files, {"texts": list(texts)}, progress=False)["texts"]
+
+    def draft_bundle(self) -> DraftBundle:
+        return self.draft_
 
 
 def zero_shot_draft(
@@ -92,7 +136,7 @@ def build_zero_shot_bundle(
     if not corpus_paths:
         if draft is None and config.precision == "int8":
             log.warning("no labelled texts to smooth the int8 graph on: the bundle is fp32")
-        draft = draft or zero_shot_draft(config.max_tokens)
+        draft = draft or ZeroShotDetector(config).fit([]).draft_bundle()
         manifest = write_uncalibrated(
             draft, out, "none: no labelled texts were given; p_llm = sigmoid(criterion), no thresholds", seed
         )
@@ -100,11 +144,7 @@ def build_zero_shot_bundle(
         return manifest
     data = BuildData.calibration_sample(corpus_paths, config.calibration_size, seed=seed, mapping=mapping)
     if draft is None:
-        if config.precision == "int8":
-            texts = data.texts("calibration")[: config.smoothing_texts]
-            draft = int8_zero_shot_draft(texts, config.max_tokens, config.smoothing_alpha)
-        else:
-            draft = zero_shot_draft(config.max_tokens)
+        draft = ZeroShotDetector(config).fit(data.records_at(data.splits.calibration)).draft_bundle()
     return build_bundle(draft, out, data, threads=threads, progress=progress, chunk=32)
 
 
