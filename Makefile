@@ -94,12 +94,15 @@ report-compare: setup
 serve: setup
 	$(BIN)/humanlike serve $(ARTIFACTS)/baseline --http 8000 --grpc 50051
 
-# Every test, as CI runs them; test-fast leaves out those marked slow, for the edit loop.
+# Every test, as CI runs them; test-fast leaves out those marked slow, for the edit loop. Two workers
+# (pytest-xdist), each running whole modules, so that a module's fixtures (a bundle, a server, the LM)
+# are built once; tests/conftest.py starts the longest modules first.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=15
 
 # No corpus, no bundle, no process, no torch (tests/unit/conftest.py fails a run of it alone that imports torch).
 test-unit: setup

@@ -111,6 +111,16 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def scoring_processes(manifest: BundleManifest, provider: str) -> int:
+    """How many processes score a bundle's texts side by side when nobody said: one per core for an
+    n-gram bundle on the CPU with two or more cores (its featurizer is Python on one core, so a second
+    process uses the second core), else 1, this process alone (a token model's graph already uses every
+    core, and a GPU is one device). The server and the curriculum both follow this rule."""
+    cores = usable_cores()
+    ngram_on_cpu = manifest.kind == "ngram-linear" and provider == "CPUExecutionProvider"
+    return cores if ngram_on_cpu and cores > 1 else 1
+
+
 def choose_providers(device: Device, available: Sequence[str] | None = None) -> list[str]:
     """TensorRT then CUDA when asked for or present (``auto``), else CPU; CPU always stays as the fallback.
 

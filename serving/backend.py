@@ -31,7 +31,7 @@ import numpy as np
 
 from humanlike.detector.inputs import Window
 from humanlike.detector.processes import exit_with_parent
-from humanlike.detector.runtime import Detector, Device, usable_cores
+from humanlike.detector.runtime import Detector, Device, scoring_processes
 from humanlike.serving.errors import ScoringProcessDied
 
 log = logging.getLogger("humanlike.serving")
@@ -52,13 +52,12 @@ class InferenceBackend(Protocol):
 
 
 def default_scoring_processes(detector: Detector) -> int:
-    """Scoring processes for ``auto``: one per core for an n-gram bundle on CPU with 2+ cores, else 0.
-
-    0 means the server's own inference thread (:class:`ThreadBackend`).
+    """Scoring processes for ``auto``, by the rule the curriculum follows too
+    (:func:`~humanlike.detector.runtime.scoring_processes`); 0 where that rule says one process: the
+    server's own inference thread (:class:`ThreadBackend`).
     """
-    cores = usable_cores()
-    on_cpu = detector.info.provider == "CPUExecutionProvider"
-    return cores if detector.manifest.windows is None and on_cpu and cores > 1 else 0
+    processes = scoring_processes(detector.manifest, detector.info.provider)
+    return processes if processes > 1 else 0
 
 
 class ThreadBackend:

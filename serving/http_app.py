@@ -102,7 +102,7 @@ class Threshold(BaseModel):
 
 class ModelInfo(BaseModel):
     model_id: str = Field(description="sha256 of the bundle manifest; changes when another model loads")
-    kind: str = Field(description="'ngram-linear' or 'transformer'")
+    kind: str = Field(description="the bundle's kind: 'ngram-linear', 'transformer', 'zero-shot' or 'hybrid'")
     precision: str = Field(description="'fp32' or 'int8'")
     format_version: int = Field(description="bundle format version")
     labels: list[str] = Field(description="the two classes, negative first")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from humanlike.training.config import NgramBaselineConfig, SamplingConfig, TransformerConfig
 from humanlike.training.data.corpus import resolve_corpus_paths, sample
@@ -13,6 +16,30 @@ from humanlike.training.data.schema import CorpusRecord
 
 # The fits are imported inside their fixtures: a test that asks for none of them (the unit tier,
 # tests/unit/) imports neither torch nor the model code.
+
+# Under `make test`'s workers (pytest-xdist) each worker is one process: its torch gets its share of the
+# cores, not all of them (set before anything imports torch; the CLI subprocesses inherit it).
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(path)`` run once for the whole test run. Under `make test`'s workers the first that asks
+    builds it in the directory they all share, under a lock, and the others wait for it and read it:
+    an artifact's inputs (the session's sample) are the same in every worker."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        path = tmp_path_factory.mktemp(name) / name
+        build(path)
+        return path
+    shared = tmp_path_factory.getbasetemp().parent
+    path, built = shared / name, shared / f"{name}.built"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not built.exists():
+            build(path)
+            built.touch()
+    return path
+
 
 # Small enough to train in seconds, large enough that every data type is in every split.
 SAMPLE_SIZE = 1500
@@ -80,11 +107,12 @@ TINY_TRANSFORMER = TransformerConfig(
 def transformer_checkpoint(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from humanlike.training.models.transformer import train_transformer_checkpoint
 
-    out = tmp_path_factory.mktemp("checkpoints") / "tiny"
-    train_transformer_checkpoint(
-        [str(small_corpus_file)], out, config=TINY_TRANSFORMER, device="cpu", progress=False
-    )
-    return out
+    def build(out: Path) -> None:
+        train_transformer_checkpoint(
+            [str(small_corpus_file)], out, config=TINY_TRANSFORMER, device="cpu", progress=False
+        )
+
+    return built_once(tmp_path_factory, "tiny-transformer-checkpoint", build)
 
 
 @pytest.fixture(scope="session")
@@ -94,17 +122,26 @@ def transformer_bundles(
     """OUT/fp32 and OUT/int8, written by `humanlike export`."""
     from humanlike.cli import main
 
-    out = tmp_path_factory.mktemp("bundles") / "tiny-transformer"
-    args = ["export", str(transformer_checkpoint), "--corpus", str(small_corpus_file), "--out", str(out)]
-    assert main([*args, "--no-progress"]) == 0
-    return out
+    def build(out: Path) -> None:
+        args = ["export", str(transformer_checkpoint), "--corpus", str(small_corpus_file), "--out", str(out)]
+        assert main([*args, "--no-progress"]) == 0
+
+    return built_once(tmp_path_factory, "tiny-transformer-bundles", build)
 
 
 SLOW_FIXTURES = {"transformer_checkpoint", "transformer_bundles"}
 """A test that needs one of these waits for a real fine-tune: it is slow wherever it lives."""
 
 
+LONGEST_FIRST = ("test_zero_shot.py", "test_cli.py", "test_eval_report.py", "test_generalization.py")
+"""Modules that take longest, run first. `make test` runs two workers, each taking a whole module at a time
+(pytest-xdist, ``--dist loadfile``, in collection order): started first, the long ones run beside the
+rest instead of one of them starting last and running alone."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the others keep their order

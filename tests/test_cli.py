@@ -60,11 +60,14 @@ def test_corpus_stats(small_corpus_file: Path, small_corpus: list[CorpusRecord])
 
 def test_train_eval_info(small_corpus_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "b"
+    # Two out-of-source refits, side by side in processes as the default's four are (one round, not two).
     result = humanlike(
-        "train", "--corpus", str(small_corpus_file), "--out", str(out), "--sample", "800", "--no-progress"
-    )
+        "train", "--corpus", str(small_corpus_file), "--out", str(out), "--sample", "800",
+        "--threshold-source-folds", "2", "--refit-processes", "2", "--no-progress",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert b"grouped hold-out" in result.stdout and b"free_form" in result.stdout
+    assert json.loads((out / "bundle.json").read_text())["training"]["refit_processes"] == 2
 
     info = humanlike("info", str(out))
     assert info.returncode == 0, info.stderr
@@ -225,6 +228,7 @@ def _smallest_two_label_source(records: list[CorpusRecord], at_least: int) -> tu
     return source, n
 
 
+@pytest.mark.slow  # fine-tunes the encoder
 @pytest.mark.slow  # fine-tunes the encoder
 def test_crossval_compares_models_on_the_same_texts(
     small_corpus_file: Path, small_corpus: list[CorpusRecord], tmp_path: Path

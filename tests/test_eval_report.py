@@ -145,8 +145,9 @@ def test_compare_refuses_bundles_without_a_common_holdout(
 ) -> None:
     other = tmp_path / "other"
     trained = humanlike(
-        "train", "--corpus", str(small_corpus_file), "--out", str(other), "--sample", "600", "--no-progress"
-    )
+        "train", "--corpus", str(small_corpus_file), "--out", str(other), "--sample", "600",
+        "--threshold-source-folds", "0", "--no-progress",
+    )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     result = humanlike(
         "eval", "--compare", str(bundle), str(other), "--corpus", str(small_corpus_file), *FAST

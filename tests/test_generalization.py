@@ -3,6 +3,7 @@ thresholds chosen on human texts from sources the model never saw."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -223,9 +224,15 @@ def test_reports_merge_and_a_stack_combines_stored_logits(
 
 
 @pytest.mark.slow
-def test_encoder_candidates_fit_on_the_fold(small_corpus_file: Path, tmp_path: Path) -> None:
+def test_encoder_candidates_fit_on_the_fold(
+    small_corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fine-tuned and the frozen encoder run through the same protocol (a tiny budget: the code
     path, not the number; the recorded rows come from a GPU run, research/device_generalization.sh)."""
+    # The recipe's validation set is 1,000 texts and its windows 128 tokens; here 32 and 64 suffice.
+    recorded = CANDIDATES["transformer"]
+    tiny = dataclasses.replace(recorded.config, validation_texts=32, max_tokens=64, window_overlap=16)
+    monkeypatch.setitem(CANDIDATES, "transformer", dataclasses.replace(recorded, config=tiny))
     report = run_protocol(
         [str(small_corpus_file)],
         tmp_path / "t.json",

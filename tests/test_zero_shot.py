@@ -6,6 +6,7 @@ Real model, real export, real ONNX Runtime: the bundles are built here from the 
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
@@ -21,9 +23,17 @@ from humanlike.detector.inputs import TokenWindows
 from humanlike.training.build import train_bundle
 from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.models.hybrid import WindowFeaturizer, hybrid_fit
-from humanlike.training.models.lm import FEATURES, load_lm, smooth_for_int8
+from humanlike.training.models.hybrid import HybridDetector, WindowFeaturizer
+from humanlike.training.models.lm import (
+    CACHE_ENV,
+    FEATURES,
+    converted_lm,
+    load_gguf,
+    load_lm,
+    smooth_for_int8,
+)
 from humanlike.training.models.zero_shot import build_zero_shot_bundle
+from humanlike.training.pretrained import default_lm_gguf
 from tests.test_cli import humanlike
 
 # The packaged LM reads a few texts a second on 2 cores: these run in `make test`, not `make test-fast`.
@@ -45,13 +55,27 @@ def uncalibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+SHORT_TEXT_CHARS = 240
+"""The LM's cost grows with the tokens it reads: the bundles here are built and calibrated on the
+session's sample with every text cut to about one short window (the claims are about the graphs, the
+quantization and the build path, not about accuracy on long texts; the parity tests read long texts)."""
+
+
 @pytest.fixture(scope="module")
-def calibrated(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def short_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "short.jsonl"
+    short = [r.model_copy(update={"text": r.text[:SHORT_TEXT_CHARS]}) for r in small_corpus]
+    path.write_text("".join(r.model_dump_json() + "\n" for r in short), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(short_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default build: int8, smoothed on the calibration texts, then calibrated on them."""
     out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
     build_zero_shot_bundle(
         out,
-        corpus_paths=[str(small_corpus_file)],
+        corpus_paths=[str(short_corpus_file)],
         config=ZeroShotConfig(calibration_size=80, smoothing_texts=16),
         progress=False,
     )
@@ -156,7 +180,7 @@ def test_smoothing_moves_outliers_into_the_weights_and_leaves_the_fp32_model_as_
 ) -> None:
     """SmoothQuant is exact in fp32: every division of an activation is a multiplication of a weight."""
     model, tokenizer = lm
-    smoothed, _ = load_lm()
+    smoothed = copy.deepcopy(model)  # the same weights, without a second load
     windows = [tokenizer.encode(t).ids[:128] for t in real_texts]
     peaks: list[torch.Tensor] = []
     hook = smoothed.model.layers[3].self_attn.q_proj.register_forward_pre_hook(
@@ -214,12 +238,12 @@ def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path
 
 @pytest.fixture(scope="module")
 def hybrid(
-    small_corpus_file: Path, featurizer: WindowFeaturizer, tmp_path_factory: pytest.TempPathFactory
+    short_corpus_file: Path, featurizer: WindowFeaturizer, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     out = tmp_path_factory.mktemp("hybrid") / "bundle"
     train_bundle(
-        hybrid_fit(featurizer, progress=False, config=HybridConfig(precision="fp32")),
-        [str(small_corpus_file)],
+        HybridDetector(HybridConfig(precision="fp32"), featurizer, progress=False),
+        [str(short_corpus_file)],
         out,
         splits=SplitConfig(sample_size=160),
         sampling=SamplingConfig(threshold_source_folds=0),  # as `humanlike train --model hybrid`
@@ -261,13 +285,13 @@ def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
 
 
 def test_the_int8_hybrid_quantizes_the_lm_and_keeps_the_encoder_exact(
-    small_corpus_file: Path, featurizer: WindowFeaturizer, small_corpus: list[CorpusRecord], tmp_path: Path
+    short_corpus_file: Path, featurizer: WindowFeaturizer, small_corpus: list[CorpusRecord], tmp_path: Path
 ) -> None:
     """The hybrid's default precision: the LM's MatMuls int8 after smoothing, the encoder and head fp32."""
     out = tmp_path / "int8"
     train_bundle(
-        hybrid_fit(featurizer, progress=False, config=HybridConfig(smoothing_texts=16)),
-        [str(small_corpus_file)],
+        HybridDetector(HybridConfig(smoothing_texts=16), featurizer, progress=False),
+        [str(short_corpus_file)],
         out,
         splits=SplitConfig(sample_size=160),
         sampling=SamplingConfig(threshold_source_folds=0),
@@ -292,12 +316,12 @@ def test_the_int8_hybrid_quantizes_the_lm_and_keeps_the_encoder_exact(
         assert np.corrcoef(int8[:, column], table.features[:, column])[0, 1] > 0.8, FEATURES[column]
 
 
-def test_crossval_puts_the_lm_models_side_by_side(small_corpus_file: Path, tmp_path: Path) -> None:
+def test_crossval_puts_the_lm_models_side_by_side(short_corpus_file: Path, tmp_path: Path) -> None:
     report_path = tmp_path / "cv.json"
     result = humanlike(
         "crossval",
         "--corpus",
-        str(small_corpus_file),
+        str(short_corpus_file),
         "--sample",
         "120",
         "--by",
@@ -321,3 +345,27 @@ def test_crossval_puts_the_lm_models_side_by_side(small_corpus_file: Path, tmp_p
         assert fold[name]["n_human"] == fold["n_human"] and fold[name]["n_llm"] == fold["n_llm"]
         assert 0.0 <= fold[name]["auroc"] <= 1.0
     assert fold["encoder"]["auroc"] != fold["hybrid"]["auroc"]  # the LM statistics changed the model
+
+
+def test_the_converted_lm_in_the_cache_is_the_gguf_model_exactly(
+    lm: tuple, real_texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_lm reads the fp32 conversion kept in the cache: the same weights and tokenizer as the GGUF
+    dequantized afresh; where the cache cannot be written, it converts at every load."""
+    model, tokenizer = lm
+    hf_tokenizer, fresh = load_gguf(default_lm_gguf())
+    assert converted_lm(default_lm_gguf()) is not None  # the fixture's load made or found it
+    assert (
+        hf_tokenizer.backend_tokenizer.to_str()
+        == AutoTokenizer.from_pretrained(str(converted_lm(default_lm_gguf()))).backend_tokenizer.to_str()
+    )
+    ids = torch.tensor([tokenizer.encode(real_texts[0]).ids[:64]])
+    with torch.inference_mode():
+        assert torch.equal(
+            model(input_ids=ids, use_cache=False).logits, fresh(input_ids=ids, use_cache=False).logits
+        )
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv(CACHE_ENV, str(blocked / "cache"))
+    assert converted_lm(default_lm_gguf()) is None
+    assert blocked.read_text() == "not a directory"

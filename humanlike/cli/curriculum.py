@@ -89,7 +89,7 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
     from humanlike.curriculum.pipeline import build_curriculum, process_chunk_scorer
     from humanlike.detector import Detector
     from humanlike.detector.bundle import read_bundle
-    from humanlike.detector.runtime import choose_providers, usable_cores
+    from humanlike.detector.runtime import choose_providers, scoring_processes
 
     scoring = config_from_flags(
         ScoringOptions,
@@ -116,8 +116,7 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
         score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
     else:
         _, manifest = read_bundle(args.bundle)
-        on_cpu = choose_providers(args.device)[0] == "CPUExecutionProvider"
-        workers = args.workers or (usable_cores() if manifest.kind == "ngram-linear" and on_cpu else 1)
+        workers = args.workers or scoring_processes(manifest, choose_providers(args.device)[0])
         if workers > 1:
             score_chunks = process_chunk_scorer(args.bundle, options.scoring, workers, device=args.device)
         else:

@@ -17,18 +17,22 @@ was pre-trained with), so the first real token is predicted too.
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import safetensors.torch
 import torch
 from tokenizers import Tokenizer
 from tokenizers.processors import TemplateProcessing
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE
+from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, sha256_file
 from humanlike.training.pretrained import default_base_model, default_lm_gguf
 
 DOCUMENT_START = "<|endoftext|>"
@@ -50,13 +54,28 @@ FEATURES = (
 """Per-window features the graphs output (``features`` [batch, len(FEATURES)]), in this order."""
 
 
+CACHE_ENV = "HUMANLIKE_CACHE"
+"""Where converted models are kept (default ``$XDG_CACHE_HOME/humanlike``, else ``~/.cache/humanlike``)."""
+
+log = logging.getLogger("humanlike.lm")
+
+
 def load_lm(gguf: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
-    """The LM in fp32, eval mode, and its ``tokenizers`` tokenizer with the document-start prefix."""
+    """The LM in fp32, eval mode, and its ``tokenizers`` tokenizer with the document-start prefix.
+
+    Dequantizing the GGUF takes most of a load; the fp32 model it gives is kept in safetensors under
+    the cache (:func:`converted_lm`, keyed by the GGUF's sha256), so that later loads read that instead.
+    """
     gguf = gguf or default_lm_gguf()
-    hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, torch_dtype=torch.float32, attn_implementation="eager"
-    )
+    converted = converted_lm(gguf)
+    model: PreTrainedModel
+    if converted is not None:
+        hf_tokenizer = AutoTokenizer.from_pretrained(str(converted))
+        model = AutoModelForCausalLM.from_pretrained(
+            str(converted), dtype=torch.float32, attn_implementation="eager"
+        )
+    else:
+        hf_tokenizer, model = load_gguf(gguf)
     model.train(False)
     tokenizer: Tokenizer = hf_tokenizer.backend_tokenizer
     start = tokenizer.token_to_id(DOCUMENT_START)
@@ -68,6 +87,54 @@ def load_lm(gguf: Path | None = None) -> tuple[PreTrainedModel, Tokenizer]:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return model, tokenizer
+
+
+def load_gguf(gguf: Path) -> tuple[Any, PreTrainedModel]:
+    """The Hugging Face tokenizer and the model, dequantized from ``gguf`` (what the cache keeps)."""
+    hf_tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, attn_implementation="eager"
+    )
+    return hf_tokenizer, model
+
+
+def converted_lm(gguf: Path) -> Path | None:
+    """A directory with ``gguf`` converted to fp32 safetensors and its tokenizer, made on first use;
+    None where the cache cannot be written (the LM is then converted at every load).
+
+    Made in a directory of its own beside the final one and renamed into place, so that a load never
+    reads half a conversion, and two processes converting at once leave one.
+    """
+    root = Path(
+        os.environ.get(CACHE_ENV)
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humanlike"
+    )
+    target = root / f"lm-{sha256_file(gguf)[:16]}"
+    if (target / "config.json").is_file():
+        return target
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    except OSError as e:
+        log.warning("cannot cache the converted LM under %s (%s): converting it at every load", root, e)
+        return None
+    try:
+        hf_tokenizer, model = load_gguf(gguf)
+        # Dequantized already: saved as the plain fp32 model it now is (transformers refuses to
+        # save_pretrained a model loaded from GGUF, so the config and the weights are written apart).
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(staging)
+        safetensors.torch.save_model(model, str(staging / "model.safetensors"))
+        hf_tokenizer.save_pretrained(staging)
+        staging.rename(target)
+    except OSError:
+        if not (target / "config.json").is_file():  # not another process's conversion: a real failure
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 @dataclass(frozen=True)
