@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from humanlike.curriculum.pipeline import ChunkResults, ScoreChunks
+from humanlike.curriculum.engines import ChunkResults, ScoreChunks
 from humanlike.curriculum.scoring import ChunkFiles, ChunkScorer, ScoringOptions, write_chunk
 from humanlike.curriculum.sources import is_parquet
 

@@ -134,12 +134,7 @@ class ChunkScorer:
             }
             result = dict(obj)
             result.update(human_likeness=score.human_likeness, p_llm=score.p_llm, quality=metrics)
-            results[i] = (
-                json.dumps(meta).encode("utf-8")
-                + b"\t"
-                + json.dumps(result, ensure_ascii=False, default=str).encode("utf-8")
-                + b"\n"
-            )
+            results[i] = ScoredRow.body(meta, result)
         return results
 
 
@@ -165,7 +160,7 @@ def numbered(first_line: int, results: Sequence[bytes | str]) -> tuple[list[byte
         if isinstance(result, str):
             rejects.append(reject_line(line, result, "parse"))
         else:
-            rows.append(b"%d\t" % line + result)
+            rows.append(ScoredRow.numbered(line, result))
     return rows, rejects
 
 
@@ -197,10 +192,32 @@ def write_chunk(
 
 @dataclass(frozen=True)
 class ScoredRow:
+    """A scored row as a chunk's rows file holds it, one line: ``LINE\tMETA\tOUTPUT\n``.
+
+    Scoring writes it (:meth:`body`, then :meth:`numbered`); ordering reads it (:meth:`parse`). META is
+    JSON: ``group`` (the generator), ``label``, ``h`` (human-likeness), ``q`` (quality score), ``m``
+    (the metrics), ``keys`` (dedup keys). OUTPUT is the output object's JSON (the input object with
+    the scores added); neither holds a tab or a newline, which JSON escapes.
+    """
+
     line: int
     meta: dict[str, Any]
     output: bytes
     """The output object's JSON, without the newline."""
+
+    @staticmethod
+    def body(meta: dict[str, Any], output: dict[str, Any]) -> bytes:
+        """``META\tOUTPUT\n``: a row as the scorer returns it, before it knows its line."""
+        return (
+            json.dumps(meta).encode("utf-8")
+            + b"\t"
+            + json.dumps(output, ensure_ascii=False, default=str).encode("utf-8")
+            + b"\n"
+        )
+
+    @staticmethod
+    def numbered(line: int, body: bytes) -> bytes:
+        return b"%d\t" % line + body
 
     @classmethod
     def parse(cls, row: bytes) -> ScoredRow:

@@ -1,6 +1,6 @@
 """What the curriculum's scoring workers share: imported by their forkserver, and nowhere else.
 
-The workers of :func:`humanlike.curriculum.pipeline.process_chunk_scorer` are forked from a forkserver
+The workers of :func:`humanlike.curriculum.engines.process_chunk_scorer` are forked from a forkserver
 and inherit its memory copy-on-write. What each worker would otherwise load for itself is loaded here
 once:
 

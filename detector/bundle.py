@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -262,6 +263,20 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[Path, BundleManifest]:
     if (manifest.kind == "hybrid") != has_encoder:
         raise BundleError(f"bundle {root}: a hybrid bundle, and only one, has windows.encoder_max_tokens")
     return root, manifest
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A bundle directory already verified by :func:`read_bundle`, with its manifest: what a caller
+    that reads a bundle's manifest but scores elsewhere (worker processes, Ray actors) hands on, so
+    that the bundle is checked once, not once per layer."""
+
+    path: Path
+    manifest: BundleManifest
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> VerifiedBundle:
+        return cls(*read_bundle(path))
 
 
 def write_bundle(path: str | os.PathLike[str], manifest: BundleManifest, files: Mapping[str, bytes]) -> Path:

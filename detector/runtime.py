@@ -21,6 +21,7 @@ from humanlike.detector.bundle import (
     TOKENIZER_FILE,
     BundleError,
     BundleManifest,
+    VerifiedBundle,
     read_bundle,
 )
 from humanlike.detector.features import load_featurizer
@@ -173,7 +174,8 @@ class Detector:
     """A loaded bundle, ready to score.
 
     Args:
-        path: bundle directory (see :mod:`humanlike.detector.bundle`).
+        path: bundle directory (see :mod:`humanlike.detector.bundle`), verified on load; or a
+            :class:`~humanlike.detector.bundle.VerifiedBundle` its reader verified already.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
         threads: intra-op threads for the CPU provider; default: the machine's usable cores.
         max_batch_tokens: cap on a batch's padded size (windows x longest window, in tokens for the
@@ -187,13 +189,14 @@ class Detector:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | VerifiedBundle,
         device: Device = "auto",
         threads: int | None = None,
         max_batch_tokens: int | None = None,
         spin_wait: bool = False,
     ):
-        root, manifest = read_bundle(path)
+        # A VerifiedBundle was checked by its reader just before; anything else is verified here.
+        root, manifest = (path.path, path.manifest) if isinstance(path, VerifiedBundle) else read_bundle(path)
         self.path = root
         self.manifest: BundleManifest = manifest
         self._inputs: InputEncoder

@@ -78,7 +78,8 @@ def _rank(target: Path, work: Path, version: int) -> None:
 
 
 def _curriculum(target: Path, work: Path, version: int) -> None:
-    from humanlike.curriculum.pipeline import CurriculumOptions, build_curriculum
+    from humanlike.curriculum.options import CurriculumOptions
+    from humanlike.curriculum.pipeline import build_curriculum
     from humanlike.detector import Detector
 
     detector = Detector(work / "source-bundle", device="cpu")

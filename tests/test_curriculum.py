@@ -21,14 +21,12 @@ from typing import Any
 
 import pytest
 
+from humanlike.curriculum.checkpoint import JobMismatchError
 from humanlike.curriculum.dedup import Deduplicator
+from humanlike.curriculum.engines import process_chunk_scorer
 from humanlike.curriculum.extsort import ExternalSorter, float_key, uint_key
-from humanlike.curriculum.pipeline import (
-    CurriculumOptions,
-    JobMismatchError,
-    build_curriculum,
-    process_chunk_scorer,
-)
+from humanlike.curriculum.options import CurriculumOptions
+from humanlike.curriculum.pipeline import build_curriculum
 from humanlike.curriculum.quality import GroupStats, oov_share, quality_score, text_quality
 from humanlike.curriculum.scoring import ScoringOptions
 from humanlike.detector import Detector

@@ -187,7 +187,8 @@ def order_by_curriculum(
 ) -> dict[str, list[int]]:
     """Each strategy's order of ``llm`` (indices, first first), from the product's curriculum command
     path; one scoring serves every strategy (``keep_work``)."""
-    from humanlike.curriculum.pipeline import CurriculumOptions, build_curriculum
+    from humanlike.curriculum.options import CurriculumOptions
+    from humanlike.curriculum.pipeline import build_curriculum
     from humanlike.curriculum.scoring import ScoringOptions
     from humanlike.detector import Detector
 

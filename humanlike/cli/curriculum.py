@@ -1,6 +1,6 @@
 """``humanlike curriculum``: a corpus ordered into a training curriculum, streaming and resumable.
 
-Flags come from :class:`~humanlike.curriculum.pipeline.CurriculumOptions`,
+Flags come from :class:`~humanlike.curriculum.options.CurriculumOptions`,
 :class:`~humanlike.curriculum.scoring.ScoringOptions` and :class:`~humanlike.curriculum.dedup.Deduplicator`,
 where their defaults live.
 """
@@ -17,7 +17,7 @@ from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, add_progress_ar
 from humanlike.cli.options import add_config_flags, config_from_flags
 from humanlike.curriculum.dedup import Deduplicator
 from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES
-from humanlike.curriculum.pipeline import CurriculumOptions
+from humanlike.curriculum.options import CurriculumOptions
 from humanlike.curriculum.scoring import ScoringOptions
 
 CURRICULUM_FLAGS = (
@@ -86,9 +86,10 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_curriculum(args: argparse.Namespace) -> int:
-    from humanlike.curriculum.pipeline import build_curriculum, process_chunk_scorer
+    from humanlike.curriculum.engines import process_chunk_scorer
+    from humanlike.curriculum.pipeline import build_curriculum
     from humanlike.detector import Detector
-    from humanlike.detector.bundle import read_bundle
+    from humanlike.detector.bundle import VerifiedBundle
     from humanlike.detector.runtime import choose_providers, scoring_processes
 
     scoring = config_from_flags(
@@ -108,19 +109,20 @@ def cmd_curriculum(args: argparse.Namespace) -> int:
         logging.getLogger("humanlike.curriculum").setLevel(logging.INFO)
     # Where chunks are scored in other processes (workers, Ray actors), this one only orders the
     # scored rows: it reads the bundle's manifest and never loads the model.
-    bundle: Detector | str = args.bundle
+    # The bundle is verified once, here; the workers verify the copy each of them loads.
+    verified = VerifiedBundle.read(args.bundle)
+    bundle: Detector | VerifiedBundle = verified
     score_chunks = None
     if args.engine == "ray":
         from humanlike.curriculum.ray_engine import ray_chunk_scorer
 
         score_chunks = ray_chunk_scorer(args.bundle, options.scoring, actors=args.ray_actors)
     else:
-        _, manifest = read_bundle(args.bundle)
-        workers = args.workers or scoring_processes(manifest, choose_providers(args.device)[0])
+        workers = args.workers or scoring_processes(verified.manifest, choose_providers(args.device)[0])
         if workers > 1:
             score_chunks = process_chunk_scorer(args.bundle, options.scoring, workers, device=args.device)
         else:
-            bundle = Detector(args.bundle, device=args.device)
+            bundle = Detector(verified, device=args.device)
     summary = build_curriculum(
         bundle,
         args.input,
