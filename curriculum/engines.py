@@ -26,8 +26,9 @@ from humanlike.curriculum.scoring import (
     write_chunk,
 )
 from humanlike.curriculum.sources import Chunk, ChunkSpan, chunk_spans, is_parquet, read_chunks, read_span
+from humanlike.detector.devices import Device
 from humanlike.detector.processes import exit_with_parent
-from humanlike.detector.runtime import Detector, Device
+from humanlike.detector.runtime import Detector
 
 # A scorer over a run of chunks: scores each chunk (ChunkScorer.score), writes it to the files ChunkFiles
 # names (write_chunk) and yields its ScoredChunk, in input order. The local engine scores in process

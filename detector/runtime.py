@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -24,10 +23,9 @@ from humanlike.detector.bundle import (
     VerifiedBundle,
     read_bundle,
 )
+from humanlike.detector.devices import Device
 from humanlike.detector.features import load_featurizer
 from humanlike.detector.inputs import HybridWindows, InputEncoder, NgramWindows, TokenWindows, Window
-
-Device = Literal["auto", "cpu", "cuda"]
 
 
 class InvalidTextError(ValueError):

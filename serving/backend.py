@@ -29,9 +29,10 @@ from typing import Protocol
 
 import numpy as np
 
+from humanlike.detector.devices import Device
 from humanlike.detector.inputs import Window
 from humanlike.detector.processes import exit_with_parent
-from humanlike.detector.runtime import Detector, Device, scoring_processes
+from humanlike.detector.runtime import Detector, scoring_processes
 from humanlike.serving.errors import ScoringProcessDied
 
 log = logging.getLogger("humanlike.serving")

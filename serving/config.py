@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from humanlike.detector.devices import Device
+
 ENV_PREFIX = "HUMANLIKE_"
 
 
@@ -23,7 +25,7 @@ class ServeConfig(BaseModel):
     host: str = Field("127.0.0.1", description="address both servers bind (0.0.0.0 in containers)")
     http_port: int | None = Field(8000, ge=0, le=65535, description="HTTP port; 0 picks a free one")
     grpc_port: int | None = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     threads: int | None = Field(
         None,
         ge=1,

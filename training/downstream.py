@@ -335,7 +335,9 @@ def train_arm(
     ``evaluate`` at ``curve_points`` evenly spaced steps (and the end)."""
     import torch
 
-    model = ProxyLM(config, vocab, seed, device="cuda" if torch.cuda.is_available() else "cpu")
+    from humanlike.training.torch_device import torch_device
+
+    model = ProxyLM(config, vocab, seed, device=str(torch_device()))
     n_seq = len(stream) // (config.context + 1)
     sequences = torch.from_numpy(stream[: n_seq * (config.context + 1)].astype(np.int64)).view(n_seq, -1)
     steps = max(1, n_seq // config.batch_size)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-DEVICES = ["auto", "cpu", "cuda"]
 
 
 class CliError(Exception):

@@ -13,12 +13,13 @@ import logging
 import sys
 from pathlib import Path
 
-from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, add_progress_arg
+from humanlike.cli.common import EXIT_FAILURE, EXIT_OK, add_progress_arg
 from humanlike.cli.options import add_config_flags, config_from_flags
 from humanlike.curriculum.dedup import Deduplicator
 from humanlike.curriculum.extsort import DEFAULT_RUN_BYTES
 from humanlike.curriculum.options import CurriculumOptions
 from humanlike.curriculum.scoring import ScoringOptions
+from humanlike.detector.devices import DEVICES
 
 CURRICULUM_FLAGS = (
     "strategy",

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, UsageError, add_corpus_arg
+from humanlike.cli.common import EXIT_FAILURE, EXIT_OK, UsageError, add_corpus_arg
+from humanlike.detector.devices import DEVICES
 
 DESCRIPTION = """\
 Estimates the share of LLM-written texts in a corpus (JSONL, one object with a text field a line; a

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from humanlike.cli.common import DEVICES, EXIT_FAILURE, EXIT_OK, CliError, add_progress_arg
+from humanlike.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_progress_arg
+from humanlike.detector.devices import DEVICES
 
 BATCH_SIZE = 64
 """Texts per runtime call for score and rank; the runtime plans its own window batches within it."""

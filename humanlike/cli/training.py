@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from humanlike.cli.common import (
-    DEVICES,
     EXIT_OK,
     add_corpus_arg,
     add_mapping_args,
@@ -21,6 +20,7 @@ from humanlike.cli.common import (
     field_mapping,
 )
 from humanlike.cli.options import add_config_flags, config_from_flags
+from humanlike.detector.devices import DEVICES
 from humanlike.training.config import (
     HybridConfig,
     NgramBaselineConfig,

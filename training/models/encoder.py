@@ -28,6 +28,7 @@ from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.hybrid import HybridModel, WindowFeatureTable, fit_window_model
 from humanlike.training.models.lm import load_encoder
+from humanlike.training.torch_device import torch_device
 
 GRAPH_INPUTS = ("input_ids", "attention_mask")
 
@@ -52,7 +53,7 @@ class WindowEmbedder:
     def __init__(self, config: EncoderConfig, device: torch.device | None = None) -> None:
         encoder, tokenizer = load_encoder()
         self.config = config
-        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or torch_device()
         self.module = SentenceEmbedding(encoder).to(self.device)
         self.tokenizer_json = tokenizer.to_str().encode("utf-8")
         self._tmp = tempfile.TemporaryDirectory()

@@ -42,6 +42,7 @@ from transformers.utils import logging as hf_logging
 
 from humanlike.detector.atomic import atomic_directory, check_output_directory
 from humanlike.detector.bundle import TOKENIZER_FILE, CorpusFingerprint
+from humanlike.detector.devices import Device
 from humanlike.detector.runtime import usable_cores
 from humanlike.training.config import TransformerConfig
 from humanlike.training.data.corpus import labels_of, read_training_corpus, sample_indices, texts_of
@@ -50,6 +51,7 @@ from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import TrainSplits, holdout_split, make_splits
 from humanlike.training.kinds import DetectorKind
 from humanlike.training.pretrained import default_base_model
+from humanlike.training.torch_device import torch_device
 
 if TYPE_CHECKING:
     from humanlike.training.build import DraftBundle
@@ -88,12 +90,6 @@ def window_tokenizer(tokenizer_file: Path, max_tokens: int, overlap: int) -> Tok
 def windows_of(encoding: Encoding) -> list[Encoding]:
     """A text's windows: the first, then its overflow, in order."""
     return [encoding, *encoding.overflowing]
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _pad(windows: Sequence[Encoding], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,7 +329,7 @@ class TransformerDetector(DetectorKind):
     def __init__(
         self,
         config: TransformerConfig = TransformerConfig(),
-        device: str = "auto",
+        device: Device = "auto",
         seed: int = 0,
         progress: bool = False,
     ) -> None:
@@ -345,7 +341,7 @@ class TransformerDetector(DetectorKind):
     def fit(
         self, records: Sequence[CorpusRecord], *, validation: Sequence[CorpusRecord] | None = None
     ) -> Self:
-        base, self.device_ = default_base_model(), pick_device(self.device)
+        base, self.device_ = default_base_model(), torch_device(self.device)
         if validation is None:
             fit_idx, val_idx = split_for_fine_tuning(records, np.arange(len(records)), self.config, self.seed)
             fitted, validation = [records[i] for i in fit_idx], [records[i] for i in val_idx]
@@ -388,7 +384,7 @@ def train_transformer_checkpoint(
     base_model: Path | None = None,
     mapping: FieldMapping | None = None,
     sample_size: int | None = None,
-    device: str = "auto",
+    device: Device = "auto",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Reads the corpus, fine-tunes the encoder on the training split and writes a checkpoint to ``out``.
@@ -405,14 +401,14 @@ def train_transformer_checkpoint(
     splits = make_splits(records, seed, holdout_fraction, calibration_fraction)
     read_s = time.perf_counter() - t0
 
-    torch_device = pick_device(device)
-    result = fine_tune_on_split(records, splits.train, base, config, torch_device, seed, progress)
+    on = torch_device(device)
+    result = fine_tune_on_split(records, splits.train, base, config, on, seed, progress)
     meta = _checkpoint_meta(
         config, base, corpus, splits, seed, holdout_fraction, calibration_fraction, result
     )
     meta["training"].update(
         {
-            "device": str(torch_device),
+            "device": str(on),
             "threads": torch.get_num_threads(),
             "n_validation": result.validation_texts,
             "sample_size": sample_size,
