@@ -94,7 +94,7 @@ def process_chunk_scorer(
     input order, so checkpoints and output are the local engine's.
 
     Why: the n-gram bundle's graph is cheap and its featurizer is Python, so one process scoring
-    while a second computes the metrics leaves the first the bottleneck (bench/RESULTS.md); whole
+    while a second computes the metrics leaves the first the bottleneck; whole
     chunks per process use every core for every step. At most ``workers + 1``
     chunks are in flight, so memory stays bounded. This process never holds a JSONL chunk's rows: it
     hands a worker the chunk's byte span and the chunk's checkpoint files, which the worker reads and

@@ -180,9 +180,8 @@ class Detector:
             transformer, characters for the n-gram graph); default: the model kind's.
         spin_wait: let ONNX Runtime's idle intra-op threads spin between operators and calls. Off by
             default: a spinning thread holds a core that the rest of the process needs (the n-gram
-            featurizer, a curriculum's metrics process, the server's batcher), and on 2 cores the
-            n-gram bundle scores as fast without it at half the CPU while a whole curriculum runs
-            faster (bench/RESULTS.md).
+            featurizer, a curriculum's metrics process, the server's batcher); the trade is measured
+            in bench/RESULTS.md.
     """
 
     def __init__(

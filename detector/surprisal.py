@@ -6,9 +6,9 @@ a bundle carries (built at training time from ``wordfreq``, fitted on none of th
 :func:`surprisal_profile` summarises a text in :data:`PROFILE_FEATURES` numbers: the distribution of
 its words' surprisal (mean, spread, quantiles, shares per frequency band, words the table lacks), how
 it moves from sentence to sentence and word to word, sentence lengths, and the text's shape (length,
-case, digits, punctuation, line breaks). It says nothing about a text's topic: on sources it never saw
-it reads 0.76-0.77 AUROC alone (the n-gram model 0.79-0.81), and it adds to the n-gram views; but it
-also reads plain, common-word human prose as machine-like (docs/generalization.md).
+case, digits, punctuation, line breaks). It says nothing about a text's topic, which is what makes it
+worth stacking with the n-gram views; plain, common-word human prose reads machine-like to it. How it
+does on unseen sources: docs/research/generalization.md.
 
 The training side and the runtime call the same function on the same table, so a text's profile is
 the same in both.

@@ -33,7 +33,7 @@ class SplitConfig:
 class SamplingConfig:
     """Which training texts a model fits on, and which human texts choose its thresholds.
 
-    The defaults are the generalization protocol's choice (docs/generalization.md): per-source caps,
+    The defaults are the generalization protocol's choice (docs/research/generalization.md): per-source caps,
     length matching and text normalisation did not move leave-one-source-out AUROC on the wide corpus,
     so the n-gram trains on a uniform sample of its training split; its thresholds come from human texts
     of sources the model never saw, which is what keeps their false-positive rate on new sources.
@@ -60,7 +60,8 @@ class NgramBaselineConfig:
     word_ngram_range: tuple[int, int] = (1, 2)
     char_ngram_range: tuple[int, int] = (3, 5)
     # The generalization protocol's settings: a stronger penalty (C 10 -> 1) generalizes better to
-    # unseen sources and generators at a small in-distribution cost (figures: docs/generalization.md).
+    # unseen sources and generators at a small in-distribution cost
+    # (figures: docs/research/generalization.md).
     max_word_features: int = 100_000
     max_char_features: int = 150_000
     min_df: int = 2
@@ -82,17 +83,17 @@ class NgramBaselineConfig:
     # training texts has its letters masked ("tapestry" -> "********"), so that n-grams see function
     # words, punctuation and word shapes, not topics. None: off. Measured by the generalization protocol.
     distort_top_words: int | None = None
-    # The shipped recipe (docs/generalization.md): this model and a second one reading the text distorted
-    # with the N most frequent words kept, each standardised on human texts set apart from both fits,
-    # averaged into one linear graph; it beat every other recipe the protocol compared. None: the plain
-    # model alone.
+    # The shipped recipe (docs/research/generalization.md): this model and a second one reading the
+    # text distorted with the N most frequent words kept, each standardised on human texts set apart
+    # from both fits, averaged into one linear graph; it beat every other recipe the protocol
+    # compared. None: the plain model alone.
     distorted_view_words: int | None = option(
         300, "also fit a model on text distorted to its N most frequent words and average both (0: off)"
     )
     # A third, topic-blind member beside the views: gradient-boosted trees over each text's word-surprisal
     # profile (training/models/surprisal.py), standardised and averaged like them (bundle format 5). Not
     # the default: it adds a little AUROC out of source but breaks the out-of-source threshold's promise
-    # on some sources and on students' answers (docs/generalization.md). Needs the views.
+    # on some sources and on students' answers (docs/research/generalization.md). Needs the views.
     surprisal_view: bool | None = option(
         False, "with the views, also average in trees over each text's word-surprisal profile"
     )
@@ -124,7 +125,7 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Fine-tuning settings; the defaults are the ones that fit the 60-minute CPU budget."""
+    """Fine-tuning settings; the defaults are chosen to fit an hour on a small CPU (docs/detectors.md)."""
 
     max_tokens: int = option(128, "window length in tokens")
     window_overlap: int = 32
@@ -176,9 +177,7 @@ class SurprisalConfig:
 class HybridConfig:
     """The hybrid: LM statistics and encoder embedding under a logistic regression."""
 
-    sample_size: int = option(
-        3000, "records it trains on (the LM reads every text, about 0.3 s each on 2 cores)"
-    )
+    sample_size: int = option(3000, "records it trains on (the LM reads every one: its cost grows with this)")
     C: float = 1.0
     precision: Precision = option(  # noqa: RUF009  (a Literal: option() only adds help)
         "int8",

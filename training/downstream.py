@@ -68,8 +68,8 @@ STRATEGY_OF = {
 
 @dataclass(frozen=True)
 class DownstreamConfig:
-    """The experiment's sizes. The default run (3 seeds, every arm) fits in an hour on 2 CPU cores;
-    :data:`SMOKE` is the plumbing test's size."""
+    """The experiment's sizes. The default (3 seeds, every arm) is sized for an hour on a small CPU
+    (what it took: docs/downstream.md); :data:`SMOKE` is the plumbing test's size."""
 
     eval_sources: tuple[str, ...] = ("detectrl", "lorenz", "sakibsh")
     pool_sources: tuple[str, ...] = (

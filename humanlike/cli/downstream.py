@@ -36,7 +36,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         "--size",
         choices=["smoke", "default", "gpu"],
         default="default",
-        help="smoke: plumbing in under a minute; default: an hour on 2 CPU cores; gpu: ten times the budget",
+        help="smoke: the plumbing only; default: sized for an hour on a small CPU; gpu: ten times the budget",
     )
     parser.add_argument("--arms", nargs="+", choices=ARMS, help="arms to run (default: the size's)")
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the size's)")

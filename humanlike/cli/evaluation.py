@@ -52,7 +52,8 @@ def _configure_generalization(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         choices=list(CANDIDATES),
         default=list(DEFAULT_CANDIDATES),
-        help="recipes to compare (default: all but the fine-tuned encoder, an hour a fold on a CPU; "
+        help="recipes to compare (default: all but those that read text with a transformer, the slowest "
+        "on a CPU; "
         "a stack is computed where its members' rows are in the report)",
     )
     parser.add_argument("--redo", nargs="+", default=[], metavar="CANDIDATE", help="fit these again")

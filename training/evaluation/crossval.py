@@ -43,8 +43,8 @@ ModelName = Literal["ngram", "transformer", "zero-shot", "encoder", "hybrid"]
 LM_MODELS = ("zero-shot", "encoder", "hybrid")
 """Models scored from one table of window features (:mod:`humanlike.training.models.hybrid`), computed
 once for every
-record before the folds: the LM is the cost (about 0.2-0.5 s a window on 2 cores), so use them with a
-sample. ``zero-shot`` is the Fast-DetectGPT criterion (nothing to fit); ``encoder`` a logistic
+record before the folds: the LM reads every window of every record, which dominates the run, so use them
+with a sample. ``zero-shot`` is the Fast-DetectGPT criterion (nothing to fit); ``encoder`` a logistic
 regression on the frozen all-MiniLM-L6-v2 embedding alone; ``hybrid`` the same on the embedding and the
 LM statistics (the ``hybrid`` bundle's model)."""
 

@@ -203,7 +203,8 @@ CANDIDATES: dict[str, Candidate] = {
 TRANSFORMER_KINDS = ("transformer", "encoder-lr")
 DEFAULT_CANDIDATES = tuple(n for n, c in CANDIDATES.items() if c.kind not in TRANSFORMER_KINDS)
 """What ``humanlike generalization`` runs unless told: the encoder candidates read every text with a
-transformer (an hour a fold on a CPU for the fine-tuned one); their rows come from a GPU run."""
+transformer (the fine-tuned one trains on every fold, far the slowest on a CPU); their rows come from a GPU
+run (docs/research/generalization.md)."""
 
 
 def protocol_folds(records: Sequence[CorpusRecord]) -> list[Split]:

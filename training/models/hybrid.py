@@ -1,6 +1,7 @@
 """The ``hybrid`` kind: a logistic regression over every LM window's statistics and the all-MiniLM-L6-v2
-embedding of the same span, fitted on a grouped sample of the corpus (the LM reads about 3 texts/s on a
-CPU), in one graph with both models; built, calibrated and evaluated by :mod:`humanlike.training.build`.
+embedding of the same span, fitted on a grouped sample of the corpus (the LM reads every sampled text,
+the cost of the fit), in one graph with both models; built, calibrated and evaluated by
+:mod:`humanlike.training.build`.
 
 It reads text in the LM's token windows (:data:`~humanlike.training.models.lm.MAX_TOKENS` tokens, the
 first being the document start) and outputs one ``llm_logit`` per window, which the runtime averages.

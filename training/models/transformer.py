@@ -6,11 +6,10 @@ one window is split into windows overlapping by ``window_overlap`` tokens (the t
 handling), exactly as the runtime splits it. Each training step sees one window per text, drawn at
 random, so the model learns to judge any part of a document, not only its opening.
 
-What this costs on a 2-core CPU, and the choices that make it fit in an hour (see :class:`TransformerConfig`):
+The choices that make it fit a CPU budget (see :class:`TransformerConfig`; costs in docs/detectors.md):
 
 - ``max_tokens=128``: attention and activations grow with length; 128 is the length the encoder was
-  trained at, and 256 trains three times slower. Long texts are still read whole at inference, window by
-  window.
+  trained at. Long texts are still read whole at inference, window by window.
 - the word-embedding matrix (12M of the 22M parameters) is frozen: it saves its gradient and optimizer
   state, which on CPU is a large share of a step, and keeps the pretrained vocabulary intact.
 - one pass over at most ``max_train_texts`` texts, batches grouped by length to cut padding, validation
