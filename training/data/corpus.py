@@ -110,9 +110,10 @@ def read_training_corpus(
     return records, fingerprint(records, corpus_paths), report
 
 
-def labels_of(records: Sequence[CorpusRecord], idx: np.ndarray) -> np.ndarray:
-    """1 for LLM, 0 for human, of the records at ``idx``."""
-    return np.array([records[i].label == "llm" for i in idx], dtype=int)
+def labels_of(records: Sequence[CorpusRecord], idx: np.ndarray | None = None) -> np.ndarray:
+    """1 for LLM, 0 for human, of the records at ``idx`` (default: all of them, in order)."""
+    chosen = records if idx is None else [records[i] for i in idx]
+    return np.array([r.label == "llm" for r in chosen], dtype=int)
 
 
 def texts_of(records: Sequence[CorpusRecord], idx: np.ndarray) -> list[str]:

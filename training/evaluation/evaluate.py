@@ -32,7 +32,7 @@ from tqdm import tqdm
 from humanlike.detector import Detector
 from humanlike.detector.bundle import BundleManifest
 from humanlike.training.config import option
-from humanlike.training.data.corpus import fingerprint
+from humanlike.training.data.corpus import fingerprint, labels_of
 from humanlike.training.data.readers import FieldMapping, load_corpus
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
@@ -120,7 +120,7 @@ def select_records(
 
 def curves(records: Sequence[CorpusRecord], p: np.ndarray) -> dict[str, Any]:
     """ROC points on a fixed FPR grid and score histograms, overall and per data type."""
-    y = np.array([r.label == "llm" for r in records], dtype=int)
+    y = labels_of(records)
     masks = {"all": np.ones(y.size, dtype=bool), **slice_masks(records)["data_type"]}
     edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
     roc: dict[str, Any] = {}
@@ -237,7 +237,7 @@ def share_section(
     q = np.clip(p[kept], 1e-12, 1 - 1e-12)
     c = manifest.calibration
     logits = (np.log(q / (1 - q)) - c.intercept) / c.slope
-    y = np.array([records[i].label == "llm" for i in kept])
+    y = labels_of(records, np.asarray(kept))
     sources = np.array([records[i].source for i in kept])
     slices = {"all": np.ones(len(kept), dtype=bool)} | {
         f"source={s}": sources == s for s in sorted(set(sources.tolist()))
@@ -312,7 +312,7 @@ def compare_bundles(
     names = [str(bundle_a), str(bundle_b)]
     if names[0] == names[1]:
         names = [f"A: {names[0]}", f"B: {names[1]}"]
-    y = np.array([r.label == "llm" for r in records], dtype=int)
+    y = labels_of(records)
     groups = np.array([r.group for r in records])
     delta: dict[str, Any] = {
         "all": paired_auroc_delta(y, p_a, p_b, groups, n_bootstrap=options.n_bootstrap, seed=options.seed)

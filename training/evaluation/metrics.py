@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.metrics import auc, f1_score, roc_curve
 
 from humanlike.detector.bundle import Threshold
+from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.schema import CorpusRecord
 
 REPORT_FPRS = (0.01, 0.05)
@@ -211,7 +212,7 @@ def length_bucket(text: str) -> str:
 
 def slice_masks(records: Sequence[CorpusRecord]) -> dict[str, dict[str, np.ndarray]]:
     """Boolean masks over ``records`` for every slice of every breakdown, in a stable order."""
-    y = np.array([r.label == "llm" for r in records], dtype=bool)
+    y = labels_of(records).astype(bool)
     columns = {
         "data_type": np.array([r.data_type for r in records]),
         "source": np.array([r.source for r in records]),
@@ -246,7 +247,7 @@ def evaluate_scores(
     With ``n_bootstrap``, every slice also gets grouped bootstrap intervals (``ci``).
     """
     p = np.asarray(p, dtype=np.float64)
-    y = np.array([r.label == "llm" for r in records], dtype=int)
+    y = labels_of(records)
     groups = np.array([r.group for r in records])
 
     def metrics(mask: np.ndarray) -> dict[str, Any]:

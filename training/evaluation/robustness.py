@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from humanlike.detector.bundle import Threshold
+from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.evaluation.metrics import REPORT_FPRS, binary_metrics
 
@@ -258,7 +259,7 @@ def robustness_report(
     """
     sample = robustness_sample(records, max_per_class, seed)
     recs = [records[i] for i in sample]
-    y = np.array([r.label == "llm" for r in recs], dtype=int)
+    y = labels_of(recs)
     clean = np.asarray(p_clean, dtype=np.float64)[sample]
     data_types = np.array([r.data_type for r in recs])
     if not (0 < y.sum() < y.size):

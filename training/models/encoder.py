@@ -24,6 +24,7 @@ from humanlike.detector.bundle import TOKENIZER_FILE
 from humanlike.detector.inputs import TokenWindows
 from humanlike.detector.runtime import plan_batches
 from humanlike.training.config import EncoderConfig
+from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.kinds import DetectorKind
 from humanlike.training.models.hybrid import HybridModel, WindowFeatureTable, fit_window_model
@@ -98,7 +99,7 @@ class FrozenEncoderClassifier(DetectorKind):
     ) -> Self:
         self.embedder_ = self.embedder or WindowEmbedder(self.config)
         table = self.embedder_.table([r.text for r in records])
-        y = np.array([r.label == "llm" for r in records], dtype=int)
+        y = labels_of(records)
         self.model_: HybridModel = fit_window_model(table, np.arange(len(records)), y, C=self.config.C)
         return self
 

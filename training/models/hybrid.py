@@ -33,6 +33,7 @@ from humanlike.detector.inputs import HybridWindows, Window
 from humanlike.detector.runtime import aggregate_windows, plan_batches
 from humanlike.training.build import DraftBundle, train_bundle
 from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig
+from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.readers import FieldMapping
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.kinds import DetectorKind
@@ -204,7 +205,7 @@ class HybridDetector(DetectorKind):
         t = time.perf_counter()
         table = windows.table(texts, self.progress)
         self.features_s_ = time.perf_counter() - t
-        y = np.array([r.label == "llm" for r in records], dtype=int)
+        y = labels_of(records)
         self.model_ = fit_window_model(table, np.arange(len(records)), y, C=config.C)
         self.n_features_ = table.features.shape[1]
         return self

@@ -17,6 +17,7 @@ was pre-trained with), so the first real token is predicted too.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -98,6 +99,12 @@ def load_gguf(gguf: Path) -> tuple[Any, PreTrainedModel]:
     return hf_tokenizer, model
 
 
+@functools.lru_cache(maxsize=8)
+def _gguf_digest(path: str, size: int, mtime_ns: int) -> str:
+    """The GGUF's sha256, hashed once a process per version of the file (size and mtime in the key)."""
+    return sha256_file(Path(path))
+
+
 def converted_lm(gguf: Path) -> Path | None:
     """A directory with ``gguf`` converted to fp32 safetensors and its tokenizer, made on first use;
     None where the cache cannot be written (the LM is then converted at every load).
@@ -109,7 +116,8 @@ def converted_lm(gguf: Path) -> Path | None:
         os.environ.get(CACHE_ENV)
         or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "humanlike"
     )
-    target = root / f"lm-{sha256_file(gguf)[:16]}"
+    stat = gguf.stat()
+    target = root / f"lm-{_gguf_digest(str(gguf.resolve()), stat.st_size, stat.st_mtime_ns)[:16]}"
     if (target / "config.json").is_file():
         return target
     try:

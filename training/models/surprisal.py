@@ -19,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from humanlike.detector.surprisal import SurprisalTable, surprisal_profiles
 from humanlike.training.config import SurprisalConfig
+from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.kinds import DetectorKind
 
@@ -69,7 +70,7 @@ class SurprisalClassifier(DetectorKind):
             max_leaf_nodes=config.max_leaf_nodes,
             random_state=config.seed,
         )
-        labels = np.array([r.label == "llm" for r in records], dtype=int)
+        labels = labels_of(records)
         weight = np.where(labels == 1, 0.5 / max(labels.mean(), 1e-9), 0.5 / max(1 - labels.mean(), 1e-9))
         self.trees.fit(
             surprisal_profiles([r.text for r in records], self.table), labels, sample_weight=weight

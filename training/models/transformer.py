@@ -348,9 +348,9 @@ class TransformerDetector(DetectorKind):
             fitted = list(records)
         result = fine_tune(
             [r.text for r in fitted],
-            np.array([r.label == "llm" for r in fitted], dtype=int),
+            labels_of(fitted),
             [r.text for r in validation],
-            np.array([r.label == "llm" for r in validation], dtype=int),
+            labels_of(validation),
             base_model=base,
             config=self.config,
             device=self.device_,

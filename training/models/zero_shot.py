@@ -11,6 +11,7 @@ thresholds, and says so in its manifest.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,8 @@ from tokenizers import Tokenizer
 from transformers import PreTrainedModel
 
 from humanlike.detector.atomic import check_output_directory
-from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleManifest, WindowSpec
+from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleManifest, WindowSpec, write_bundle
+from humanlike.detector.runtime import Detector
 from humanlike.training.build import (
     EMPTY_CORPUS,
     EMPTY_SPLIT,
@@ -29,7 +31,6 @@ from humanlike.training.build import (
     DraftBundle,
     build_bundle,
     draft_manifest,
-    score_draft,
     write_uncalibrated,
 )
 from humanlike.training.config import ZeroShotConfig
@@ -70,11 +71,18 @@ class ZeroShotDetector(DetectorKind):
             self.draft_ = int8_zero_shot_draft(texts, c.max_tokens, c.smoothing_alpha)
         else:
             self.draft_ = zero_shot_draft(c.max_tokens)
+        self.runtime_: Detector | None = None  # a new graph: decision_function loads it afresh
         return self
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        manifest = draft_manifest(self.draft_, EMPTY_CORPUS, EMPTY_SPLIT)
-        return score_draft(manifest, self.draft_.files, {"texts": list(texts)}, progress=False)["texts"]
+        # The runtime scores the draft graph: written and loaded on the first call, kept for the rest.
+        runtime = getattr(self, "runtime_", None)
+        if runtime is None:
+            self.runtime_dir_ = tempfile.TemporaryDirectory(prefix="zero-shot-draft-")
+            manifest = draft_manifest(self.draft_, EMPTY_CORPUS, EMPTY_SPLIT)
+            bundle = write_bundle(Path(self.runtime_dir_.name) / "draft", manifest, self.draft_.files)
+            runtime = self.runtime_ = Detector(bundle, device="cpu")
+        return np.asarray(runtime.llm_logits(list(texts)), dtype=np.float64)
 
     def draft_bundle(self) -> DraftBundle:
         return self.draft_
