@@ -28,7 +28,8 @@ from sklearn.metrics import roc_auc_score
 from humanlike.detector import Detector
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.readers import load_corpus
-from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
+from humanlike.training.evaluation.generalization import protocol_folds
+from humanlike.training.evaluation.leave_out import sampled_test
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # benchlib: how a result is recorded
 from benchlib import machine

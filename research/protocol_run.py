@@ -21,7 +21,8 @@ class ProtocolRun:
 
     def __init__(self, report_path: Path, corpus: str) -> None:
         from humanlike.training.data.readers import load_corpus
-        from humanlike.training.evaluation.generalization import protocol_folds, read_logits, sampled_test
+        from humanlike.training.evaluation.generalization import protocol_folds, read_logits
+        from humanlike.training.evaluation.leave_out import sampled_test
 
         self.report = json.loads(report_path.read_text())
         self.logits = read_logits(report_path)

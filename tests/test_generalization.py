@@ -24,13 +24,13 @@ from humanlike.training.data.splits import make_splits
 from humanlike.training.evaluation.generalization import (
     CANDIDATES,
     Candidate,
-    FoldScores,
     is_edit,
     is_newest,
     protocol_folds,
     run_protocol,
     stack_scores,
 )
+from humanlike.training.evaluation.leave_out import FoldScores
 from humanlike.training.models.ngram import NgramDetector, frequent_words
 
 from .conftest import SMALL_CONFIG

@@ -5,8 +5,10 @@ and sources it never saw. Each fold refits each model (the kind's estimator,
 :mod:`humanlike.training.kinds`, as ``humanlike train`` fits it) on the corpus
 minus the bundle's hold-out minus every group touching the held-out value, and scores the held-out
 value's texts against human texts (see :func:`humanlike.training.data.splits.leave_one_out`). With
-several models,
-every model of a fold is scored on the same test texts.
+several models, every model of a fold is scored on the same test texts. The loop over folds and
+models is the leave-out engine's (:mod:`humanlike.training.evaluation.leave_out`); what is particular
+here is the folds and how each model is fitted (:func:`~humanlike.training.evaluation.leave_out.kind_scorer`,
+:func:`_lm_scorer`).
 
 The LM-based models (``zero-shot``, ``encoder``, ``hybrid``, see :data:`LM_MODELS`) read features computed
 once for every record; a fold refits only their logistic regression on its training records.
@@ -21,19 +23,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from tqdm import tqdm
 
 from humanlike.detector.bundle import Calibration
 from humanlike.training.config import NgramBaselineConfig
-from humanlike.training.data.corpus import labels_of, sample, sample_indices, texts_of
+from humanlike.training.data.corpus import labels_of, sample
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.data.splits import LeaveOutKey, leave_one_out_splits, make_splits
+from humanlike.training.data.splits import LeaveOutKey, Split, leave_one_out_splits, make_splits
+from humanlike.training.evaluation.leave_out import FoldScores, Scorer, kind_scorer, sampled_test, score_folds
 from humanlike.training.evaluation.metrics import binary_metrics
-from humanlike.training.kinds import DetectorKind, make_kind
+from humanlike.training.kinds import make_kind
 
 if TYPE_CHECKING:
     from humanlike.training.config import TransformerConfig
@@ -53,30 +56,23 @@ class UnknownFoldError(ValueError):
     """An ``only`` value that is no generator or source of the corpus read: nothing to hold out."""
 
 
-def _fit_and_score(
-    model: DetectorKind, records: Sequence[CorpusRecord], train: np.ndarray, test: np.ndarray
-) -> np.ndarray:
-    model.fit([records[i] for i in train.tolist()])
-    return np.asarray(model.decision_function(texts_of(records, test)))
-
-
-def _fit_and_score_lm(
-    table: WindowFeatureTable,
-    records: Sequence[CorpusRecord],
-    train: np.ndarray,
-    test: np.ndarray,
-    name: str,
-) -> np.ndarray:
+def _lm_scorer(table: WindowFeatureTable, name: str) -> Scorer:
+    """A scorer for an LM-based model: only its logistic regression is fitted, on the fold's training
+    records' rows of the feature table computed once for every record (nothing for ``zero-shot``)."""
     from humanlike.training.models.hybrid import fit_window_model
     from humanlike.training.models.lm import FEATURES
 
-    if name == "zero-shot":
-        window_logits = table.features[:, 0]
-    else:
-        columns = slice(len(FEATURES), None) if name == "encoder" else None
-        model = fit_window_model(table, train, labels_of(records, train), columns)
-        window_logits = model.window_logits(table.features)
-    return np.asarray(table.text_logits(window_logits)[test])
+    def score(records: Sequence[CorpusRecord], fold: Split) -> FoldScores:
+        if name == "zero-shot":
+            window_logits = table.features[:, 0]
+        else:
+            columns = slice(len(FEATURES), None) if name == "encoder" else None
+            model = fit_window_model(table, fold.train, labels_of(records, fold.train), columns)
+            window_logits = model.window_logits(table.features)
+        logits = np.asarray(table.text_logits(window_logits)[fold.test], dtype=np.float64)
+        return FoldScores(logits, np.empty(0), len(fold.train))
+
+    return score
 
 
 def crossval_report(
@@ -137,46 +133,46 @@ def crossval_report(
         "n_folds": len(splits),
         "folds": folds,
     }
-    table = None
+    scorers: dict[str, Scorer] = {}
     if any(m in LM_MODELS for m in models):
         from humanlike.training.models.hybrid import WindowFeaturizer
 
         started = time.perf_counter()
         table = WindowFeaturizer().table([r.text for r in records], progress)
         report["lm_features_s"] = round(time.perf_counter() - started, 1)
-    for key, split in tqdm(splits, desc="crossval", unit="fold", disable=not progress):
-        test = sample_indices(records, split.test, max_test_texts, seed)
-        y = labels_of(records, test)
-        dtypes = np.array([records[i].data_type for i in test])
-        fold: dict[str, Any] = {
-            "key": key,
-            "held_out": split.name.split("=", 1)[1],
-            "n_train": len(split.train),
+        scorers.update({m: _lm_scorer(table, m) for m in models if m in LM_MODELS})
+    for name in models:
+        if name not in LM_MODELS:
+            kind_config = config if name == "ngram" else transformer_config
+            scorers[name] = kind_scorer(partial(make_kind, name, config=kind_config, seed=seed))
+    scorers = {m: scorers[m] for m in models}  # the report's order
+    tests = [sampled_test(records, s, max_test_texts, seed) for _, s in splits]
+    names = list(scorers)
+    fold: dict[str, Any] = {}
+    for scored in score_folds(records, tests, scorers, progress=progress, desc="crossval"):
+        split, model, fitted = scored.fold, scored.candidate, scored.scores
+        assert fitted is not None  # kind and LM scorers score every fold
+        if model == names[0]:  # the engine yields a fold's candidates together, in the scorers' order
+            key, held_out = split.name.split("=", 1)
+            fold = {"key": key, "held_out": held_out, "n_train": fitted.n_fit}
+        y = labels_of(records, split.test)
+        dtypes = np.array([records[i].data_type for i in split.test])
+        p = Calibration().apply(fitted.test)  # uncalibrated: AUROC and TPR at FPR do not depend on it
+        scores = {
+            "seconds": round(scored.seconds, 1),
+            **binary_metrics(y, p),
+            "data_type": {d: binary_metrics(y[dtypes == d], p[dtypes == d]) for d in sorted(set(dtypes))},
         }
-        for name in models:
-            started = time.perf_counter()
-            if name in LM_MODELS:
-                assert table is not None
-                logits = _fit_and_score_lm(table, records, split.train, test, name)
-            else:
-                kind_config = config if name == "ngram" else transformer_config
-                model = make_kind(name, config=kind_config, seed=seed)
-                logits = _fit_and_score(model, records, split.train, test)
-            p = Calibration().apply(logits)  # uncalibrated: AUROC and TPR at FPR do not depend on it
-            scores = {
-                "seconds": round(time.perf_counter() - started, 1),
-                **binary_metrics(y, p),
-                "data_type": {d: binary_metrics(y[dtypes == d], p[dtypes == d]) for d in sorted(set(dtypes))},
-            }
-            if len(models) == 1:
-                fold.update(scores)  # the single-model report keeps its flat layout
-            else:
-                fold.setdefault("n_human", scores["n_human"])
-                fold.setdefault("n_llm", scores["n_llm"])
-                fold[name] = scores
-        folds.append(fold)
-        if on_fold:
-            on_fold(report)
+        if len(names) == 1:
+            fold.update(scores)  # the single-model report keeps its flat layout
+        else:
+            fold.setdefault("n_human", scores["n_human"])
+            fold.setdefault("n_llm", scores["n_llm"])
+            fold[model] = scores
+        if model == names[-1]:
+            folds.append(fold)
+            if on_fold:
+                on_fold(report)
     return report
 
 

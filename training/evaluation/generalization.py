@@ -35,14 +35,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from humanlike.detector.atomic import atomic_writer, write_text_atomic
 from humanlike.detector.normalize import Normalization, normalize_text
@@ -58,12 +56,12 @@ from humanlike.training.data.corpus import labels_of, sample_indices
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import Split, holdout_split, leave_out
+from humanlike.training.evaluation.leave_out import TARGET_FPR, FoldScores, Scorer, sampled_test, score_folds
 from humanlike.training.evaluation.metrics import binary_metrics
 from humanlike.training.kinds import DetectorKind, make_kind
 
 NEWEST_EXACT = ("gpt-4o", "gpt-4-turbo")
 NEWEST_PREFIXES = ("claude-3", "gemini-", "llama-3-")
-TARGET_FPR = 0.01
 
 
 EDIT_VARIANT = re.compile(r"polish|paraphras|rewrite|rephras|humaniz", re.IGNORECASE)
@@ -241,47 +239,44 @@ def training_texts(
     return np.sort(rng.permutation(pool)[: min(budget, len(pool))])
 
 
-@dataclass
-class FoldScores:
-    """What one candidate gives on one fold."""
+def recipe_scorer(candidate: Candidate, max_train: int, seed: int) -> Scorer:
+    """A scorer that fits ``candidate`` on the training side of a fold and scores the fold's test
+    texts and the training side's held-apart human texts (a grouped 10%). A kind that stops early
+    validates on texts of the training side outside the fit sample and the held-apart set."""
 
-    test: np.ndarray
-    """logits of the fold's test texts"""
-    held_apart_humans: np.ndarray
-    """logits of the human texts set apart on the training side (its own thresholds come from them)"""
-    n_fit: int
+    def score(records: Sequence[CorpusRecord], fold: Split) -> FoldScores:
+        side = [records[i] for i in fold.train]
+        rest, calibration = holdout_split(side, 0.1, seed)
+        fit_idx = training_texts(records, fold.train[rest], candidate, max_train, seed)
+        cal = fold.train[calibration]
+        cal_human = cal[labels_of(records, cal) == 0]
+        model = candidate.estimator(seed)
+        validation = None
+        if candidate.kind == "transformer":
+            others = np.setdiff1d(fold.train[rest], fit_idx)
+            val_idx = sample_indices(records, others, candidate.config.validation_texts, seed)
+            validation = _read_as(candidate, [records[i] for i in val_idx.tolist()])
+        model.fit(_read_as(candidate, [records[i] for i in fit_idx.tolist()]), validation=validation)
 
-    @property
-    def threshold(self) -> float:
-        """The candidate's own 1% threshold, as a bundle's is chosen."""
-        return float(np.quantile(self.held_apart_humans, 1 - TARGET_FPR, method="higher"))
+        def logits(idx: np.ndarray) -> np.ndarray:
+            texts = [r.text for r in _read_as(candidate, [records[i] for i in idx])]
+            return np.asarray(model.decision_function(texts))
+
+        return FoldScores(logits(fold.test), logits(cal_human), len(fit_idx))
+
+    return score
 
 
-def fit_and_score(
-    records: Sequence[CorpusRecord], fold: Split, candidate: Candidate, max_train: int, seed: int
-) -> FoldScores:
-    """Fits ``candidate`` on the training side of ``fold`` and scores ``fold.test`` and the training
-    side's held-apart human texts (a grouped 10%). A kind that stops early validates on texts of the
-    training side outside the fit sample and the held-apart set."""
-    side = [records[i] for i in fold.train]
-    rest, calibration = holdout_split(side, 0.1, seed)
-    fit_idx = training_texts(records, fold.train[rest], candidate, max_train, seed)
-    cal = fold.train[calibration]
-    cal_human = cal[labels_of(records, cal) == 0]
-    model = candidate.estimator(seed)
-    validation = None
-    if candidate.kind == "transformer":
-        others = np.setdiff1d(fold.train[rest], fit_idx)
-        val_idx = sample_indices(records, others, candidate.config.validation_texts, seed)
-        validation = _read_as(candidate, [records[i] for i in val_idx.tolist()])
-    model.fit(_read_as(candidate, [records[i] for i in fit_idx.tolist()]), validation=validation)
+def stack_scorer(members: Sequence[str], logits: dict[str, np.ndarray]) -> Scorer:
+    """A scorer that fits nothing: the members' scores of the fold, as ``logits`` holds them when it
+    is called (:func:`stack_scores`), or None where a member has none."""
 
-    def score(idx: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            model.decision_function([r.text for r in _read_as(candidate, [records[i] for i in idx])])
-        )
+    def score(records: Sequence[CorpusRecord], fold: Split) -> FoldScores | None:
+        found = [_stored(logits, fold.name, m) for m in members]
+        present = [m for m in found if m is not None]
+        return stack_scores(present) if len(present) == len(found) else None
 
-    return FoldScores(score(fold.test), score(cal_human), len(fit_idx))
+    return score
 
 
 def _read_as(candidate: Candidate, records: list[CorpusRecord]) -> list[CorpusRecord]:
@@ -304,12 +299,6 @@ def stack_scores(members: Sequence[FoldScores]) -> FoldScores:
         np.mean([standardised(m, m.held_apart_humans) for m in members], axis=0),
         max(m.n_fit for m in members),
     )
-
-
-def sampled_test(records: Sequence[CorpusRecord], fold: Split, max_test: int | None, seed: int) -> Split:
-    """The fold with a grouped, stratified sample of about ``max_test`` of its test texts (the same
-    sample for every candidate), to bound the cost of the large folds."""
-    return Split(fold.name, fold.train, sample_indices(records, fold.test, max_test, seed))
 
 
 def run_protocol(
@@ -353,19 +342,18 @@ def run_protocol(
         if previous_path.exists():
             _take_rows(report, logits, previous_path, dropped=set(redo) if previous_path == out else set())
     done = {(f["fold"], f["candidate"]) for f in report["folds"]}
-    todo = [(f, c) for f in folds for c in candidates if (f.name, c) not in done]
+    scorers = {
+        name: stack_scorer(CANDIDATES[name].stack, logits)
+        if CANDIDATES[name].stack
+        else recipe_scorer(CANDIDATES[name], max_train, seed)
+        for name in candidates
+    }
     data_type = np.array([r.data_type for r in records])
-    for fold, name in tqdm(todo, desc="generalization", unit="fit", disable=not progress):
-        started = time.perf_counter()
-        candidate = CANDIDATES[name]
-        if candidate.stack:
-            members = [_stored(logits, fold.name, m) for m in candidate.stack]
-            if any(m is None for m in members):
-                log(f"{fold.name:<28} {name:<26} skipped: not every member has this fold's logits")
-                continue
-            scores = stack_scores([m for m in members if m is not None])
-        else:
-            scores = fit_and_score(records, fold, candidate, max_train, seed)
+    for scored in score_folds(records, folds, scorers, skip=done, progress=progress, desc="generalization"):
+        fold, name, scores = scored.fold, scored.candidate, scored.scores
+        if scores is None:
+            log(f"{fold.name:<28} {name:<26} skipped: not every member has this fold's logits")
+            continue
         y = labels_of(records, fold.test)
         metrics = binary_metrics(y, 1 / (1 + np.exp(-scores.test)))
         humans = scores.test[y == 0]
@@ -380,7 +368,7 @@ def run_protocol(
             "tpr_at_1pct_fpr": metrics["tpr_at_fpr"]["0.01"],
             "own_fpr": float(np.mean(humans > scores.threshold)) if humans.size else None,
             "own_tpr": float(np.mean(scores.test[y == 1] > scores.threshold)) if (y == 1).any() else None,
-            "seconds": round(time.perf_counter() - started, 1),
+            "seconds": round(scored.seconds, 1),
         }
         report["folds"].append(row)
         logits[f"{fold.name}|{name}"] = humans

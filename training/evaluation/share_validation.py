@@ -27,7 +27,8 @@ import numpy as np
 from humanlike.estimate import METHODS, Method, estimate_shares, of_data_types, quantile_reference
 from humanlike.training.data.corpus import labels_of
 from humanlike.training.data.readers import load_corpus
-from humanlike.training.evaluation.generalization import protocol_folds, sampled_test
+from humanlike.training.evaluation.generalization import protocol_folds
+from humanlike.training.evaluation.leave_out import sampled_test
 
 SHARES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75)
 
