@@ -35,13 +35,27 @@ from humanlike.detector.bundle import ShareReference, SourceQuantiles
 if TYPE_CHECKING:
     from humanlike.detector.runtime import Detector
 
-Method = Literal["cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm"]
-METHODS: tuple[Method, ...] = ("cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm")
+Method = Literal["cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm", "bbe"]
+METHODS: tuple[Method, ...] = ("cc", "pcc", "acc", "pacc", "emq", "hdy", "dys", "smm", "bbe")
 """mlquantify's aggregative quantifiers over the bundle's logit, Platt-scaled on the reference: classify
 and count (``cc``, the naive count of p > 0.5) and its probabilistic form (``pcc``), the adjusted
 counts (``acc``, ``pacc``), EM prior adjustment (``emq``, Saerens et al. 2002), and distribution
-matching (``hdy``: Hellinger distance on histograms, ``dys``, ``smm``: the mean)."""
+matching (``hdy``: Hellinger distance on histograms, ``dys``, ``smm``: the mean); and ``bbe``, a
+mixture-proportion estimate that reads the human side only (:func:`best_bin_human_share`)."""
 DEFAULT_METHOD: Method = "hdy"
+"""The method used without ``reference_human`` unless told (chosen by ``humanlike estimate --validate``,
+docs/estimate.md)."""
+DEFAULT_METHOD_WITH_REFERENCE: Method = "dys"
+"""The method used with ``reference_human`` unless told (chosen the same way: the validation ranks the
+methods differently once the human side is the corpus's own)."""
+
+
+def default_method(reference_human_given: bool) -> Method:
+    """The method an estimate uses unless told, by whether a human reference of the corpus's own place
+    is given."""
+    return DEFAULT_METHOD_WITH_REFERENCE if reference_human_given else DEFAULT_METHOD
+
+
 DEFAULT_DATA_TYPES = ("free_form",)
 """The reference texts a share is estimated against unless told: prose. Judgement data (preferences,
 task labels) puts the same text under both labels, so its LLM texts read as human ones and would
@@ -111,10 +125,41 @@ def _draw(
     return np.concatenate(out)
 
 
+BBE_DELTA = 0.1
+"""The confidence level of the bound :func:`best_bin_human_share` minimises (Garg et al.'s delta)."""
+
+
+def best_bin_human_share(human: np.ndarray, target: np.ndarray, delta: float = BBE_DELTA) -> float:
+    """The human share of ``target`` read off the human reference alone (Best Bin Estimation, Garg et
+    al. 2021, "Mixture Proportion Estimation and PU Learning: A Modern Approach").
+
+    Below any threshold t of the logit, a corpus that is a share a human of the reference's kind holds
+    at least a times the reference's mass there: P_U(x <= t) >= a P_H(x <= t), with equality where no
+    LLM text scores as low. So a <= P_U(x <= t) / P_H(x <= t) for every t, and the estimate is that
+    ratio at the t whose upper confidence bound (Hoeffding, both samples) is smallest: far enough into
+    the human-looking tail that few LLM texts are there, not so far that the ratio is noise. It needs
+    no LLM reference, so it does not depend on the corpus's generators looking like the bundle's; LLM
+    text that scores as human is read as human, so the LLM share it implies errs low, never high.
+    """
+    h, u = np.sort(np.asarray(human, float)), np.sort(np.asarray(target, float))
+    q_h = np.arange(1, len(h) + 1) / len(h)  # P_H(x <= h[i]), at every reference value as threshold
+    q_u = np.searchsorted(u, h, side="right") / len(u)
+    slack_h = np.sqrt(np.log(4 / delta) / (2 * len(h)))
+    slack_u = np.sqrt(np.log(4 / delta) / (2 * len(u)))
+    usable = q_h > slack_h
+    if not usable.any():
+        return 1.0
+    bound = np.where(usable, (q_u + slack_u) / np.where(usable, q_h - slack_h, 1.0), np.inf)
+    best = int(np.argmin(bound))
+    return float(min(1.0, q_u[best] / q_h[best]))
+
+
 def _quantify(
     method: Method, human: np.ndarray, llm: np.ndarray, targets: Sequence[np.ndarray]
 ) -> list[float]:
     """The LLM share of each of ``targets`` by ``method``, fitted on the reference ``human`` and ``llm``."""
+    if method == "bbe":
+        return [1.0 - best_bin_human_share(human, t) if len(t) else float("nan") for t in targets]
     from mlquantify import counting, likelihood, matching
     from sklearn.linear_model import LogisticRegression
 
@@ -151,18 +196,19 @@ def estimate_shares(
     reference: ShareReference,
     *,
     reference_human: np.ndarray | None = None,
-    method: Method = DEFAULT_METHOD,
+    method: Method | None = None,
     data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
     n_bootstrap: int = 200,
     seed: int = 0,
     per_source: int = PER_SOURCE,
 ) -> dict[str, ShareEstimate]:
     """The LLM share of each named array of raw logits, with a 95% bootstrap interval, against the
-    part of ``reference`` of ``data_types``.
+    part of ``reference`` of ``data_types``, by ``method`` (:func:`default_method` when None).
 
     All targets share each bootstrap replicate's reference, so one call for many slices costs one fit
     per replicate.
     """
+    method = method or default_method(reference_human is not None)
     reference = of_data_types(reference, data_types)
     if not reference.human and reference_human is None:
         raise ValueError("the reference has no human texts: give reference_human")
@@ -250,7 +296,7 @@ def estimate_share(
     reference: ShareReference,
     *,
     reference_human: np.ndarray | None = None,
-    method: Method = DEFAULT_METHOD,
+    method: Method | None = None,
     data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
     n_bootstrap: int = 200,
     seed: int = 0,
@@ -350,7 +396,7 @@ def corpus_report(
     reference: ShareReference,
     *,
     reference_human: np.ndarray | None = None,
-    method: Method = DEFAULT_METHOD,
+    method: Method | None = None,
     data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
     n_bootstrap: int = 200,
     seed: int = 0,
@@ -371,7 +417,16 @@ def corpus_report(
     )
     overall = estimates.get("\0all")
     report: dict[str, Any] = {
-        **(overall.as_dict() if overall else {"share": None, "ci": None, "n": 0, "method": method}),
+        **(
+            overall.as_dict()
+            if overall
+            else {
+                "share": None,
+                "ci": None,
+                "n": 0,
+                "method": method or default_method(reference_human is not None),
+            }
+        ),
         "by": {field: {} for field in scored.by},
         "reference": {
             "data_types": list(data_types) if data_types is not None else "all",
@@ -396,7 +451,7 @@ def estimate_texts(
     texts: Sequence[str],
     *,
     reference_human: Sequence[str] | None = None,
-    method: Method = DEFAULT_METHOD,
+    method: Method | None = None,
     data_types: Sequence[str] | None = DEFAULT_DATA_TYPES,
     n_bootstrap: int = 200,
     seed: int = 0,

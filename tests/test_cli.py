@@ -229,7 +229,6 @@ def _smallest_two_label_source(records: list[CorpusRecord], at_least: int) -> tu
 
 
 @pytest.mark.slow  # fine-tunes the encoder
-@pytest.mark.slow  # fine-tunes the encoder
 def test_crossval_compares_models_on_the_same_texts(
     small_corpus_file: Path, small_corpus: list[CorpusRecord], tmp_path: Path
 ) -> None:

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from humanlike.detector.bundle import read_bundle
-from humanlike.estimate import estimate_share, estimate_shares, of_data_types, quantile_reference
+from humanlike.estimate import (
+    DEFAULT_METHOD,
+    DEFAULT_METHOD_WITH_REFERENCE,
+    estimate_share,
+    estimate_shares,
+    of_data_types,
+    quantile_reference,
+)
 from tests.test_layers import blocked_cli
 
 
@@ -77,6 +84,31 @@ def test_an_in_domain_human_reference_removes_the_human_shift() -> None:
     adapted = estimate_share(target, reference, method="acc", reference_human=humans, n_bootstrap=0)
     assert blind.share > 0.2
     assert abs(adapted.share - 0.1) < 0.06
+
+
+def test_bbe_with_an_in_domain_reference_needs_no_matching_llm_side() -> None:
+    """A new source whose human and LLM texts both sit 1 logit above the reference's: a method that
+    matches both sides reads the shifted LLM side wrong; bbe reads only the given human side."""
+    rng = np.random.default_rng(4)
+    reference, _ = synthetic_reference(rng, [-0.2, 0.0, 0.2])
+    humans = rng.normal(1.0, 1.0, 500)
+    for truth in (0.0, 0.25, 0.5):
+        target = mixture(rng, truth, 3000, shift=1.0)
+        both_sides = estimate_share(target, reference, method="dys", reference_human=humans, n_bootstrap=0)
+        human_side = estimate_share(target, reference, method="bbe", reference_human=humans, n_bootstrap=0)
+        assert abs(human_side.share - truth) < 0.06, (truth, human_side)
+        if truth:
+            assert abs(both_sides.share - truth) > abs(human_side.share - truth), (truth, both_sides)
+
+
+def test_the_default_method_depends_on_whether_a_human_reference_is_given() -> None:
+    rng = np.random.default_rng(5)
+    reference, _ = synthetic_reference(rng, [0.0, 0.1])
+    target = mixture(rng, 0.2, 500)
+    humans = rng.normal(0.0, 1.0, 200)
+    assert estimate_share(target, reference, n_bootstrap=0).method == DEFAULT_METHOD
+    given = estimate_share(target, reference, reference_human=humans, n_bootstrap=0)
+    assert given.method == DEFAULT_METHOD_WITH_REFERENCE != DEFAULT_METHOD
 
 
 def test_a_reference_without_a_side_is_refused() -> None:

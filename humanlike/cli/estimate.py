@@ -25,11 +25,13 @@ the bundle's reference scores of human and LLM texts from sources its model neve
 --reference-human: texts known to be human from the same place as the corpus (an archive from before
 2022, a few hundred texts or more). Use it whenever you have them: human scores shift from one source
 to the next, and that shift is the largest error of an estimate without them (see docs/estimate.md).
+With it the default method changes (see --method), as the validation in docs/estimate.md chose;
+--method bbe reads the human side alone, so the corpus's generators need not look like the bundle's.
 """
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
-    from humanlike.estimate import DEFAULT_DATA_TYPES, DEFAULT_METHOD, METHODS
+    from humanlike.estimate import DEFAULT_DATA_TYPES, DEFAULT_METHOD, DEFAULT_METHOD_WITH_REFERENCE, METHODS
 
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -50,8 +52,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=METHODS,
-        default=DEFAULT_METHOD,
-        help=f"quantification method (default: {DEFAULT_METHOD})",
+        help=f"quantification method (default: {DEFAULT_METHOD}, {DEFAULT_METHOD_WITH_REFERENCE} with "
+        "--reference-human)",
     )
     parser.add_argument(
         "--data-type",

@@ -67,7 +67,7 @@ def validate(
     folds: FoldLogits,
     *,
     methods: Sequence[Method] = METHODS,
-    interval_methods: Sequence[Method] = ("hdy", "acc"),
+    interval_methods: Sequence[Method] = ("hdy", "dys", "bbe"),
     mixture_size: int = 2000,
     reference_human: int = 500,
     repeats: int = 3,
