@@ -403,6 +403,7 @@ def corpus_report(
 ) -> dict[str, Any]:
     """``{"share", "ci", "n", "method", "by": {FIELD: {VALUE: {"share", "ci", "n"}}}, ...}`` for a
     scored corpus (every slice estimated against the same bootstrap replicates)."""
+    method = method or default_method(reference_human is not None)
     targets = {"\0all": scored.all}
     for field, values in scored.by.items():
         targets.update({f"{field}\0{value}": logits for value, logits in values.items()})
@@ -417,16 +418,7 @@ def corpus_report(
     )
     overall = estimates.get("\0all")
     report: dict[str, Any] = {
-        **(
-            overall.as_dict()
-            if overall
-            else {
-                "share": None,
-                "ci": None,
-                "n": 0,
-                "method": method or default_method(reference_human is not None),
-            }
-        ),
+        **(overall.as_dict() if overall else {"share": None, "ci": None, "n": 0, "method": method}),
         "by": {field: {} for field in scored.by},
         "reference": {
             "data_types": list(data_types) if data_types is not None else "all",

@@ -133,19 +133,22 @@ def crossval_report(
         "n_folds": len(splits),
         "folds": folds,
     }
-    scorers: dict[str, Scorer] = {}
+    table = None
     if any(m in LM_MODELS for m in models):
         from humanlike.training.models.hybrid import WindowFeaturizer
 
         started = time.perf_counter()
         table = WindowFeaturizer().table([r.text for r in records], progress)
         report["lm_features_s"] = round(time.perf_counter() - started, 1)
-        scorers.update({m: _lm_scorer(table, m) for m in models if m in LM_MODELS})
-    for name in models:
-        if name not in LM_MODELS:
-            kind_config = config if name == "ngram" else transformer_config
-            scorers[name] = kind_scorer(partial(make_kind, name, config=kind_config, seed=seed))
-    scorers = {m: scorers[m] for m in models}  # the report's order
+
+    def scorer(name: str) -> Scorer:
+        if name in LM_MODELS:
+            assert table is not None
+            return _lm_scorer(table, name)
+        kind_config = config if name == "ngram" else transformer_config
+        return kind_scorer(partial(make_kind, name, config=kind_config, seed=seed))
+
+    scorers: dict[str, Scorer] = {m: scorer(m) for m in models}
     tests = [sampled_test(records, s, max_test_texts, seed) for _, s in splits]
     names = list(scorers)
     fold: dict[str, Any] = {}
