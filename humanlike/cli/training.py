@@ -150,9 +150,6 @@ def _print_holdout(manifest: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.model == "transformer":
         return _train_transformer(args)
-    from humanlike.training.models.hybrid import train_hybrid_bundle
-    from humanlike.training.models.ngram import train_ngram_bundle
-
     paths = corpus_paths(args.corpus)
     # The hybrid's LM reads every training text: no refits for its thresholds unless asked.
     base = SamplingConfig(threshold_source_folds=0) if args.model == "hybrid" else SamplingConfig()
@@ -163,12 +160,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         "progress": not args.no_progress,
     }
     if args.model == "hybrid":
+        # imported here, not above: the hybrid's module imports torch, which the n-gram train never needs
+        from humanlike.training.models.hybrid import train_hybrid_bundle
+
         splits = config_from_flags(
             SplitConfig, args, SPLIT_FLAGS, SplitConfig(sample_size=HybridConfig.sample_size)
         )
         config = config_from_flags(HybridConfig, args, HYBRID_FLAGS, dest_prefix="hybrid_")
         manifest = train_hybrid_bundle(paths, args.out, splits=splits, config=config, **common)
     else:
+        from humanlike.training.models.ngram import train_ngram_bundle
+
         splits = config_from_flags(SplitConfig, args, SPLIT_FLAGS)
         config = config_from_flags(NgramBaselineConfig, args, NGRAM_FLAGS)
         manifest = train_ngram_bundle(
