@@ -53,7 +53,8 @@ class EvalOptions:
     Attributes:
         split: ``auto``: the bundle's hold-out if the corpus is its training corpus, else everything;
             ``holdout``: the hold-out (fails on another corpus); ``all``: every record.
-        n_bootstrap: grouped bootstrap replicates per slice (0: no intervals).
+        n_bootstrap: bootstrap replicates behind every interval of the report, the metrics' (grouped)
+            and the LLM share's (0: no intervals).
         robustness_per_class: human and LLM texts perturbed per perturbation (0: no robustness).
         perturbations: names from :data:`humanlike.training.evaluation.robustness.BY_NAME` (empty: all of
         them).
@@ -65,7 +66,7 @@ class EvalOptions:
     split: EvalSplit = option(
         "auto", "auto: the bundle's hold-out when the corpus is its training corpus, else all records"
     )
-    n_bootstrap: int = option(200, "grouped bootstrap replicates (0: none)")
+    n_bootstrap: int = option(200, "bootstrap replicates behind every interval (0: none)")
     robustness_per_class: int = option(1000, "human and LLM texts each, perturbed per perturbation (0: skip)")
     perturbations: tuple[str, ...] = ()
     profile: bool = option(True, "profile the corpus (lengths, lexical diversity)")
@@ -211,7 +212,9 @@ def _evaluate_scored(
     report["generalization"] = None
     if options.crossval:
         report["generalization"] = json.loads(Path(options.crossval).read_text(encoding="utf-8"))
-    report["share"] = share_section(manifest, scored, p[ok], seed=options.seed)
+    report["share"] = share_section(
+        manifest, scored, p[ok], seed=options.seed, n_bootstrap=options.n_bootstrap
+    )
     return report
 
 
@@ -221,7 +224,7 @@ def share_section(
     p: np.ndarray,
     *,
     seed: int = 0,
-    n_bootstrap: int = 100,
+    n_bootstrap: int = 200,
 ) -> dict[str, Any] | None:
     """``humanlike estimate``'s answer beside the truth on the evaluated texts of its default data
     types, overall and per source: how close the corpus-level share comes where the labels are known.
