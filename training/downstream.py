@@ -498,15 +498,19 @@ def run_downstream(
 
 def _train_detector(records: Sequence[CorpusRecord], tmp: Path, config: DownstreamConfig) -> Path:
     from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig
+    from humanlike.training.data.corpus import sample
     from humanlike.training.models.ngram import train_ngram_bundle
 
+    # The grouped sample that training on every text outside the pool would draw (SplitConfig's
+    # sample_size), drawn here so that only it goes through the file; training then takes it whole.
     path = tmp / "detector-corpus.jsonl"
-    path.write_text("".join(r.model_dump_json() + "\n" for r in records), encoding="utf-8")
+    chosen = sample(records, config.detector_sample, SplitConfig().seed)
+    path.write_text("".join(r.model_dump_json() + "\n" for r in chosen), encoding="utf-8")
     out = tmp / "detector"
     train_ngram_bundle(
         [str(path)],
         out,
-        splits=SplitConfig(sample_size=config.detector_sample),
+        splits=SplitConfig(),
         sampling=SamplingConfig(threshold_source_folds=0),
         config=NgramBaselineConfig(max_word_features=50_000, max_char_features=80_000),
         progress=False,
