@@ -96,13 +96,15 @@ serve: setup
 
 # Every test, as CI runs them; test-fast leaves out those marked slow, for the edit loop. Two workers
 # (pytest-xdist), each running whole modules, so that a module's fixtures (a bundle, a server, the LM)
-# are built once; tests/conftest.py starts the longest modules first.
+# are built once; tests/conftest.py orders the modules longest first, and --no-loadscope-reorder keeps
+# that order (xdist would otherwise hand out the modules with the most tests first).
 TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest $(XDIST) --durations=15
 
 test-fast: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=15
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" --durations=15
 
 # No corpus, no bundle, no process, no torch (tests/unit/conftest.py fails a run of it alone that imports torch).
 test-unit: setup

@@ -78,17 +78,18 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from humanlike.training.models.ngram import train_ngram_bundle
 
-    out = tmp_path_factory.mktemp("bundles") / "baseline"
-    # No source-fold refits: this bundle serves the runtime, serving and CLI tests; the refits have their
-    # own test (test_generalization.py).
-    train_ngram_bundle(
-        [str(small_corpus_file)],
-        out,
-        config=SMALL_CONFIG,
-        sampling=SamplingConfig(threshold_source_folds=0),
-        progress=False,
-    )
-    return out
+    def build(out: Path) -> None:
+        # No source-fold refits: this bundle serves the runtime, serving and CLI tests; the refits have
+        # their own test (test_generalization.py).
+        train_ngram_bundle(
+            [str(small_corpus_file)],
+            out,
+            config=SMALL_CONFIG,
+            sampling=SamplingConfig(threshold_source_folds=0),
+            progress=False,
+        )
+
+    return built_once(tmp_path_factory, "baseline", build)
 
 
 # A tiny fine-tune of the packaged encoder: short windows, a few hundred texts, seconds on 2 cores.
@@ -133,10 +134,23 @@ SLOW_FIXTURES = {"transformer_checkpoint", "transformer_bundles"}
 """A test that needs one of these waits for a real fine-tune: it is slow wherever it lives."""
 
 
-LONGEST_FIRST = ("test_zero_shot.py", "test_cli.py", "test_eval_report.py", "test_generalization.py")
-"""Modules that take longest, run first. `make test` runs two workers, each taking a whole module at a time
-(pytest-xdist, ``--dist loadfile``, in collection order): started first, the long ones run beside the
-rest instead of one of them starting last and running alone."""
+LONGEST_FIRST = (
+    "test_zero_shot.py",
+    "test_eval_report.py",
+    "test_cli.py",
+    "test_curriculum.py",
+    "test_crash_safety.py",
+    "test_generalization.py",
+    "test_serving.py",
+    "test_downstream.py",
+    "test_fuzz.py",
+    "test_parity.py",
+    "test_openapi_contract.py",
+)
+"""Modules by how long they take, longest first (the order of `make test`'s --durations, summed by
+module); the rest follow in collection order. `make test` runs two workers, each taking a whole module
+at a time (pytest-xdist, ``--dist loadfile``) in this order (``--no-loadscope-reorder``): longest first,
+the short ones fill in at the end instead of one long module starting last and running alone."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

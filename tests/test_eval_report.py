@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from humanlike.training.config import SamplingConfig, SplitConfig
 from humanlike.training.evaluation.crossval import crossval_report
 from humanlike.training.evaluation.evaluate import COMPARE_SCHEMA, SCHEMA, SCHEMA_VERSION
 from humanlike.training.evaluation.metrics import BREAKDOWNS
 from humanlike.training.evaluation.robustness import BY_NAME
+from humanlike.training.models.ngram import train_ngram_bundle
 from tests.test_cli import humanlike
+
+from .conftest import SMALL_CONFIG
 
 FAST = ("--bootstrap", "30", "--robustness-texts", "40", "--no-progress")
 
@@ -144,11 +148,16 @@ def test_compare_refuses_bundles_without_a_common_holdout(
     bundle: Path, small_corpus_file: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "other"
-    trained = humanlike(
-        "train", "--corpus", str(small_corpus_file), "--out", str(other), "--sample", "600",
-        "--threshold-source-folds", "0", "--no-progress",
-    )  # fmt: skip
-    assert trained.returncode == 0, trained.stderr
+    # another grouped sample of the same file, so another hold-out (trained here: the CLI's train has its
+    # own tests)
+    train_ngram_bundle(
+        [str(small_corpus_file)],
+        other,
+        splits=SplitConfig(sample_size=600),
+        sampling=SamplingConfig(threshold_source_folds=0),
+        config=SMALL_CONFIG,
+        progress=False,
+    )
     result = humanlike(
         "eval", "--compare", str(bundle), str(other), "--corpus", str(small_corpus_file), *FAST
     )

@@ -17,7 +17,7 @@ from humanlike.detector.bundle import read_bundle
 from humanlike.detector.normalize import distort, normalize_text
 from humanlike.detector.surprisal import PROFILE_FEATURES, SurprisalTable, surprisal_profiles
 from humanlike.training.build import BuildData, out_of_source_scores, source_folds, train_bundle
-from humanlike.training.config import SamplingConfig, SplitConfig
+from humanlike.training.config import ProtocolConfig, SamplingConfig, SplitConfig
 from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
@@ -99,8 +99,7 @@ def test_protocol_runs_resumes_and_summarises(small_corpus_file: Path, tmp_path:
     folds = ["source=fastdetect_main", "source=detectrl"]
     args: dict[str, Any] = {
         "candidates": ["ngram", "ngram-balanced-normalized"],
-        "max_train": 400,
-        "max_test": 200,
+        "budget": ProtocolConfig(max_train=400, max_test=200),
         "only": folds,
     }
     report = run_protocol([str(small_corpus_file)], out, progress=False, log=lambda _: None, **args)
@@ -172,7 +171,8 @@ def test_reports_merge_and_a_stack_combines_stored_logits(
     stack = Candidate(balance=None, stack=("ngram", "ngram-c1"))
     monkeypatch.setitem(CANDIDATES, "stack-test", stack)
     paths = [str(small_corpus_file)]
-    args: dict[str, Any] = {"max_train": 400, "max_test": 200, "only": ["source=detectrl"]}
+    budget = ProtocolConfig(max_train=400, max_test=200)
+    args: dict[str, Any] = {"budget": budget, "only": ["source=detectrl"]}
     quiet: dict[str, Any] = {"progress": False, "log": lambda _: None}
     elsewhere = run_protocol(paths, tmp_path / "elsewhere.json", candidates=["ngram-c1"], **args, **quiet)
     log: list[str] = []
@@ -237,8 +237,7 @@ def test_encoder_candidates_fit_on_the_fold(
         [str(small_corpus_file)],
         tmp_path / "t.json",
         candidates=["transformer", "encoder-lr"],
-        max_train=64,
-        max_test=64,
+        budget=ProtocolConfig(max_train=64, max_test=64),
         only=["source=detectrl"],
         progress=False,
         log=lambda _: None,
@@ -266,8 +265,7 @@ def test_the_surprisal_candidate_fits_on_the_fold(small_corpus_file: Path, tmp_p
         [str(small_corpus_file)],
         tmp_path / "t.json",
         candidates=["ngram-c1", "surprisal", "stack-ngram-c1-surprisal"],
-        max_train=400,
-        max_test=200,
+        budget=ProtocolConfig(max_train=400, max_test=200),
         only=["source=detectrl"],
         progress=False,
         log=lambda _: None,

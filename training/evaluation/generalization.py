@@ -306,9 +306,7 @@ def run_protocol(
     out: Path,
     *,
     candidates: Sequence[str] = tuple(CANDIDATES),
-    max_train: int = ProtocolConfig.max_train,
-    max_test: int | None = ProtocolConfig.max_test,
-    seed: int = ProtocolConfig.seed,
+    budget: ProtocolConfig = ProtocolConfig(),
     only: Sequence[str] | None = None,
     redo: Sequence[str] = (),
     merge: Sequence[Path] = (),
@@ -317,21 +315,21 @@ def run_protocol(
 ) -> dict[str, Any]:
     """Runs (or resumes) the protocol; writes ``out`` (JSON) and ``out.scores.npz`` after every fold.
 
-    ``redo`` names candidates whose rows are dropped and fitted again; ``merge`` names reports of the
-    same protocol (same budget and seed) from elsewhere, another machine say, whose rows are taken in
-    where ``out`` has none.
+    ``budget`` is what every fit reads and every fold scores; ``redo`` names candidates whose rows are
+    dropped and fitted again; ``merge`` names reports of the same protocol (same budget and seed) from
+    elsewhere, another machine say, whose rows are taken in where ``out`` has none.
     """
     records, _ = load_corpus(corpus_paths)
     folds = [
-        sampled_test(records, f, max_test, seed)
+        sampled_test(records, f, budget.max_test, budget.seed)
         for f in protocol_folds(records)
         if not only or f.name in only
     ]
     report: dict[str, Any] = {
         "protocol": __doc__.split("\n\n")[0] if __doc__ else "",
-        "seed": seed,
-        "max_train": max_train,
-        "max_test": max_test,
+        "seed": budget.seed,
+        "max_train": budget.max_train,
+        "max_test": budget.max_test,
         "n_records": len(records),
         "candidates": {name: CANDIDATES[name].describe() for name in candidates},
         "folds": [],
@@ -345,7 +343,7 @@ def run_protocol(
     scorers = {
         name: stack_scorer(CANDIDATES[name].stack, logits)
         if CANDIDATES[name].stack
-        else recipe_scorer(CANDIDATES[name], max_train, seed)
+        else recipe_scorer(CANDIDATES[name], budget.max_train, budget.seed)
         for name in candidates
     }
     data_type = np.array([r.data_type for r in records])
