@@ -23,7 +23,9 @@ FAST = ("--bootstrap", "30", "--robustness-texts", "40", "--no-progress")
 
 @pytest.fixture(scope="module")
 def crossval_file(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    report = crossval_report([str(small_corpus_file)], keys=("generator",), only=["gpt2-xl"], progress=False)
+    report = crossval_report(
+        [str(small_corpus_file)], keys=("generator",), only=["gpt2-xl"], config=SMALL_CONFIG, progress=False
+    )
     path = tmp_path_factory.mktemp("cv") / "cv.json"
     path.write_text(json.dumps(report), encoding="utf-8")
     return path

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from humanlike.detector import BundleError, Detector
 from humanlike.detector.bundle import read_bundle
@@ -16,7 +15,6 @@ from humanlike.detector.runtime import choose_providers, plan_batches
 from humanlike.training.data.corpus import texts_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
-from humanlike.training.models.transformer import load_checkpoint, window_logits, window_tokenizer, windows_of
 
 from .conftest import TINY_TRANSFORMER
 from .test_layers import run_blocked
@@ -44,6 +42,16 @@ def long_text(records: list[CorpusRecord]) -> str:
 def test_fp32_onnx_matches_pytorch(
     transformer_checkpoint: Path, transformer_bundles: Path, small_corpus: list[CorpusRecord]
 ) -> None:
+    # imported here, not at the top: `make test-fast` collects this module (and leaves its tests out)
+    import torch
+
+    from humanlike.training.models.transformer import (
+        load_checkpoint,
+        window_logits,
+        window_tokenizer,
+        windows_of,
+    )
+
     texts = holdout_texts(small_corpus) + EDGE_CASES + [long_text(small_corpus)]
     model, _ = load_checkpoint(transformer_checkpoint)
     tokenizer = window_tokenizer(

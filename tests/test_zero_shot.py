@@ -9,13 +9,11 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-import torch
-from transformers import AutoTokenizer
 
 from humanlike.detector import Detector
 from humanlike.detector.bundle import MODEL_FILE, TOKENIZER_FILE, BundleError, read_bundle
@@ -23,18 +21,15 @@ from humanlike.detector.inputs import TokenWindows
 from humanlike.training.build import train_bundle
 from humanlike.training.config import HybridConfig, SamplingConfig, SplitConfig, ZeroShotConfig
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.models.hybrid import HybridDetector, WindowFeaturizer
-from humanlike.training.models.lm import (
-    CACHE_ENV,
-    FEATURES,
-    converted_lm,
-    load_gguf,
-    load_lm,
-    smooth_for_int8,
-)
-from humanlike.training.models.zero_shot import build_zero_shot_bundle
 from humanlike.training.pretrained import default_lm_gguf
 from tests.test_cli import humanlike
+
+# torch, transformers and the LM's modules are imported where they are used: `make test-fast` leaves
+# this module's tests out but still collects (imports) it, and importing them would cost seconds there.
+if TYPE_CHECKING:
+    import torch
+
+    from humanlike.training.models.hybrid import WindowFeaturizer
 
 # The packaged LM reads a few texts a second on 2 cores: these run in `make test`, not `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -42,6 +37,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lm() -> tuple[torch.nn.Module, object]:
+    from humanlike.training.models.lm import load_lm
+
     return load_lm()
 
 
@@ -72,6 +69,8 @@ def short_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
 @pytest.fixture(scope="module")
 def calibrated(short_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default build: int8, smoothed on the calibration texts, then calibrated on them."""
+    from humanlike.training.models.zero_shot import build_zero_shot_bundle
+
     out = tmp_path_factory.mktemp("zero-shot") / "calibrated"
     build_zero_shot_bundle(
         out,
@@ -85,6 +84,8 @@ def calibrated(short_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def featurizer() -> WindowFeaturizer:
     """The hybrid's LM and encoder, loaded once for the module."""
+    from humanlike.training.models.hybrid import WindowFeaturizer
+
     return WindowFeaturizer()
 
 
@@ -105,6 +106,8 @@ def _lm_feed(bundle: Path, texts: list[str]) -> dict[str, np.ndarray]:
 def test_onnx_logits_match_pytorch_on_real_texts(
     uncalibrated: Path, lm: tuple, real_texts: list[str]
 ) -> None:
+    import torch
+
     model, _ = lm
     feed = _lm_feed(uncalibrated, real_texts)
     session = ort.InferenceSession(str(uncalibrated / MODEL_FILE), providers=["CPUExecutionProvider"])
@@ -137,6 +140,8 @@ def _fast_detectgpt(logits: np.ndarray, ids: np.ndarray, n: int) -> float:
 def test_the_runtime_computes_fast_detectgpt_from_the_logits(
     uncalibrated: Path, lm: tuple, real_texts: list[str]
 ) -> None:
+    import torch
+
     model, _ = lm
     texts = [t[:300] for t in real_texts]  # one window each
     feed = _lm_feed(uncalibrated, texts)
@@ -179,6 +184,10 @@ def test_smoothing_moves_outliers_into_the_weights_and_leaves_the_fp32_model_as_
     lm: tuple, real_texts: list[str]
 ) -> None:
     """SmoothQuant is exact in fp32: every division of an activation is a multiplication of a weight."""
+    import torch
+
+    from humanlike.training.models.lm import smooth_for_int8
+
     model, tokenizer = lm
     smoothed = copy.deepcopy(model)  # the same weights, without a second load
     windows = [tokenizer.encode(t).ids[:128] for t in real_texts]
@@ -240,6 +249,8 @@ def test_a_corrupt_zero_shot_graph_is_refused(uncalibrated: Path, tmp_path: Path
 def hybrid(
     short_corpus_file: Path, featurizer: WindowFeaturizer, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
+    from humanlike.training.models.hybrid import HybridDetector
+
     out = tmp_path_factory.mktemp("hybrid") / "bundle"
     train_bundle(
         HybridDetector(HybridConfig(precision="fp32"), featurizer, progress=False),
@@ -256,6 +267,8 @@ def hybrid(
 def test_the_hybrid_bundle_scores_in_one_call_as_its_pytorch_model(
     hybrid: Path, featurizer: WindowFeaturizer, real_texts: list[str]
 ) -> None:
+    from humanlike.training.models.lm import FEATURES
+
     _, manifest = read_bundle(hybrid)
     assert manifest.kind == "hybrid" and manifest.windows is not None
     assert manifest.windows.encoder_max_tokens is not None
@@ -288,6 +301,11 @@ def test_the_int8_hybrid_quantizes_the_lm_and_keeps_the_encoder_exact(
     short_corpus_file: Path, featurizer: WindowFeaturizer, small_corpus: list[CorpusRecord], tmp_path: Path
 ) -> None:
     """The hybrid's default precision: the LM's MatMuls int8 after smoothing, the encoder and head fp32."""
+    import onnx
+
+    from humanlike.training.models.hybrid import HybridDetector
+    from humanlike.training.models.lm import FEATURES
+
     out = tmp_path / "int8"
     train_bundle(
         HybridDetector(HybridConfig(smoothing_texts=16), featurizer, progress=False),
@@ -352,6 +370,11 @@ def test_the_converted_lm_in_the_cache_is_the_gguf_model_exactly(
 ) -> None:
     """load_lm reads the fp32 conversion kept in the cache: the same weights and tokenizer as the GGUF
     dequantized afresh; where the cache cannot be written, it converts at every load."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from humanlike.training.models.lm import CACHE_ENV, converted_lm, load_gguf
+
     model, tokenizer = lm
     hf_tokenizer, fresh = load_gguf(default_lm_gguf())
     assert converted_lm(default_lm_gguf()) is not None  # the fixture's load made or found it
