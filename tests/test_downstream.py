@@ -34,6 +34,7 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory, corpus_paths: list[st
     return out, json.loads((out / "report.json").read_text())
 
 
+@pytest.mark.slow  # the whole command: reads the corpus, trains a detector and five proxy LMs (torch)
 def test_every_arm_trains_on_the_same_budget(smoke_report: tuple[Path, dict]) -> None:
     out, report = smoke_report
     assert set(report["arms"]) == set(SMOKE.arms)
