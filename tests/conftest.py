@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from humanlike.training.config import NgramBaselineConfig, SamplingConfig, TransformerConfig
+from humanlike.training.config import NgramBaselineConfig, SamplingConfig, SplitConfig, TransformerConfig
 from humanlike.training.data.corpus import resolve_corpus_paths, sample
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
@@ -74,22 +74,31 @@ def small_corpus_file(small_corpus: list[CorpusRecord], tmp_path_factory: pytest
     return path
 
 
-@pytest.fixture(scope="session")
-def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def train_small_bundle(
+    corpus_file: Path,
+    out: Path,
+    *,
+    splits: SplitConfig = SplitConfig(),
+    config: NgramBaselineConfig = SMALL_CONFIG,
+) -> None:
+    """An n-gram bundle as the tests train one: the small config and no source-fold refits (those have
+    their own test, test_generalization.py)."""
     from humanlike.training.models.ngram import train_ngram_bundle
 
-    def build(out: Path) -> None:
-        # No source-fold refits: this bundle serves the runtime, serving and CLI tests; the refits have
-        # their own test (test_generalization.py).
-        train_ngram_bundle(
-            [str(small_corpus_file)],
-            out,
-            config=SMALL_CONFIG,
-            sampling=SamplingConfig(threshold_source_folds=0),
-            progress=False,
-        )
+    train_ngram_bundle(
+        [str(corpus_file)],
+        out,
+        splits=splits,
+        config=config,
+        sampling=SamplingConfig(threshold_source_folds=0),
+        progress=False,
+    )
 
-    return built_once(tmp_path_factory, "baseline", build)
+
+@pytest.fixture(scope="session")
+def bundle(small_corpus_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's bundle: it serves the runtime, serving and CLI tests."""
+    return built_once(tmp_path_factory, "baseline", lambda out: train_small_bundle(small_corpus_file, out))
 
 
 # A tiny fine-tune of the packaged encoder: short windows, a few hundred texts, seconds on 2 cores.

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from humanlike.training.config import SamplingConfig, SplitConfig
+from humanlike.training.config import SplitConfig
 from humanlike.training.evaluation.crossval import crossval_report
 from humanlike.training.evaluation.evaluate import COMPARE_SCHEMA, SCHEMA, SCHEMA_VERSION
 from humanlike.training.evaluation.metrics import BREAKDOWNS
 from humanlike.training.evaluation.robustness import BY_NAME
-from humanlike.training.models.ngram import train_ngram_bundle
 from tests.test_cli import humanlike
 
-from .conftest import SMALL_CONFIG
+from .conftest import SMALL_CONFIG, train_small_bundle
 
 FAST = ("--bootstrap", "30", "--robustness-texts", "40", "--no-progress")
 
@@ -152,14 +151,7 @@ def test_compare_refuses_bundles_without_a_common_holdout(
     other = tmp_path / "other"
     # another grouped sample of the same file, so another hold-out (trained here: the CLI's train has its
     # own tests)
-    train_ngram_bundle(
-        [str(small_corpus_file)],
-        other,
-        splits=SplitConfig(sample_size=600),
-        sampling=SamplingConfig(threshold_source_folds=0),
-        config=SMALL_CONFIG,
-        progress=False,
-    )
+    train_small_bundle(small_corpus_file, other, splits=SplitConfig(sample_size=600))
     result = humanlike(
         "eval", "--compare", str(bundle), str(other), "--corpus", str(small_corpus_file), *FAST
     )

@@ -18,14 +18,13 @@ import scipy.sparse as sp
 from humanlike.detector import Detector
 from humanlike.detector.bundle import FEATURES_FILE, FORMAT_VERSION, MODEL_FILE, read_bundle, write_bundle
 from humanlike.detector.features import NgramFeaturizer, SparseNgramFeaturizer
-from humanlike.training.config import SamplingConfig
 from humanlike.training.data.corpus import labels_of, texts_of
 from humanlike.training.data.schema import CorpusRecord
 from humanlike.training.data.splits import make_splits
-from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views, train_ngram_bundle
+from humanlike.training.models.ngram import NgramBaseline, fit_ngram_views
 from humanlike.training.models.ngram_dense import dense_feature_spec, dense_onnx
 
-from .conftest import SMALL_CONFIG
+from .conftest import SMALL_CONFIG, train_small_bundle
 
 EDGE_CASES = [
     "Tabs\tand  double  spaces\n\nand blank lines",
@@ -159,13 +158,7 @@ def test_runtime_scores_a_format_5_bundle_with_surprisal_trees(
     """A bundle built with the surprisal trees: the runtime feeds the graph each text's profile."""
     out = tmp_path / "trees"
     config = dataclasses.replace(SMALL_CONFIG, surprisal_view=True)
-    train_ngram_bundle(
-        [str(small_corpus_file)],
-        out,
-        config=config,
-        sampling=SamplingConfig(threshold_source_folds=0),
-        progress=False,
-    )
+    train_small_bundle(small_corpus_file, out, config=config)
     _, manifest = read_bundle(out)
     assert manifest.format_version == FORMAT_VERSION >= 5  # the surprisal profile came with format 5
     session = ort.InferenceSession(str(out / MODEL_FILE), providers=["CPUExecutionProvider"])
