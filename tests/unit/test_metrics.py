@@ -13,6 +13,7 @@ from humanlike.training.evaluation.metrics import (
     length_bucket,
     paired_auroc_delta,
     reliability_curve,
+    replicate_roc_summaries,
     roc_summary,
 )
 
@@ -103,6 +104,20 @@ def test_paired_delta_sees_the_better_model() -> None:
     assert d["ci"][0] > 0 and d["share_a_better"] == 1.0
     same = paired_auroc_delta(y, good, good, np.arange(y.size), n_bootstrap=50)
     assert same is not None and same["ci"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_replicate_curves_are_scikit_learns_curves(seed: int) -> None:
+    # scores rounded to two places, so that runs of ties with both classes are common
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.round(np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), 2)
+    weights = [rng.integers(0, 3, y.size).astype(np.float64) for _ in range(70)]  # zeros: texts not drawn
+    aurocs, tprs = replicate_roc_summaries(y, p, weights)
+    for i, w in enumerate(weights):
+        auroc, tpr = roc_summary(y, p, w)
+        assert aurocs[i] == pytest.approx(auroc, abs=1e-12)
+        assert {k: v[i] for k, v in tprs.items()} == pytest.approx(tpr, abs=1e-12)
 
 
 def test_length_buckets() -> None:
