@@ -77,10 +77,11 @@ def test_train_eval_info(small_corpus_file: Path, tmp_path: Path) -> None:
     assert json.loads(info.stdout)["model"]["provider"] == "CPUExecutionProvider"
 
     report_path = tmp_path / "eval.json"
-    # the report's every section has its own tests (test_eval_report.py); here the chain, on fewer draws
+    # the report's every section has its own tests (test_eval_report.py); here the chain, with no
+    # intervals, perturbations or profile
     ev = humanlike(
         "eval", str(out), "--corpus", str(small_corpus_file), "--json", str(report_path), "--no-progress",
-        "--bootstrap", "20", "--robustness-texts", "40", "--no-profile",
+        "--bootstrap", "0", "--robustness-texts", "0", "--no-profile",
     )  # fmt: skip
     assert ev.returncode == 0, ev.stderr
     report = json.loads(report_path.read_text())
@@ -94,7 +95,7 @@ def test_train_eval_info(small_corpus_file: Path, tmp_path: Path) -> None:
 def test_eval_uses_the_holdout_of_the_training_corpus(bundle: Path, small_corpus_file: Path) -> None:
     ev = humanlike(
         "eval", str(bundle), "--corpus", str(small_corpus_file), "--format", "json", "--no-progress",
-        "--bootstrap", "20", "--robustness-texts", "40", "--no-profile",
+        "--bootstrap", "0", "--robustness-texts", "0", "--no-profile",
     )  # fmt: skip
     assert ev.returncode == 0, ev.stderr
     report = json.loads(ev.stdout)

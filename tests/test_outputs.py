@@ -68,9 +68,9 @@ def test_eval_keeps_its_json_inside_its_report_and_replaces_its_own_report(
 ) -> None:
     report_dir = tmp_path / "report"
     metrics = report_dir / "metrics.json"
-    # the output paths are the claim, not the report's figures: few draws and perturbed texts
-    args = ["eval", str(bundle), "--corpus", str(small_corpus_file), "--no-progress", "--bootstrap", "20"]
-    args += ["--robustness-texts", "40"]
+    # the output paths are the claim, not the report's figures: no intervals, perturbations or profile
+    args = ["eval", str(bundle), "--corpus", str(small_corpus_file), "--no-progress", "--bootstrap", "0"]
+    args += ["--robustness-texts", "0", "--no-profile"]
     assert main([*args, "--json", str(metrics), "--report", str(report_dir), "--format", "json"]) == 0
     assert json.loads(metrics.read_text()) == json.loads((report_dir / "report.json").read_text())
     assert (report_dir / "report.html").is_file() and (report_dir / OUTPUT_MARKER).is_file()
