@@ -55,7 +55,7 @@ from humanlike.training.data.balance import Balance, balanced_indices
 from humanlike.training.data.corpus import labels_of, sample_indices
 from humanlike.training.data.readers import load_corpus
 from humanlike.training.data.schema import CorpusRecord
-from humanlike.training.data.splits import Split, holdout_split, leave_out
+from humanlike.training.data.splits import LeaveOutColumns, Split, holdout_split, leave_out
 from humanlike.training.evaluation.leave_out import TARGET_FPR, FoldScores, Scorer, sampled_test, score_folds
 from humanlike.training.evaluation.metrics import binary_metrics
 from humanlike.training.kinds import DetectorKind, make_kind
@@ -208,17 +208,17 @@ run (docs/research/generalization.md)."""
 def protocol_folds(records: Sequence[CorpusRecord]) -> list[Split]:
     """Every ``source=S`` fold with both labels, then the newest-generators fold."""
     none = np.array([], dtype=int)
+    columns = LeaveOutColumns.of(records)
     sources = np.array([r.source for r in records])
-    labels = np.array([r.label for r in records])
     folds = [
-        leave_out(records, sources == s, f"source={s}", none)
+        leave_out(records, sources == s, f"source={s}", none, columns)
         for s in sorted(set(sources.tolist()))
-        if {"human", "llm"} <= set(labels[sources == s].tolist())
+        if {"human", "llm"} <= set(columns.labels[sources == s].tolist())
     ]
     newest = np.array([r.label == "llm" and is_newest(r.generator) for r in records])
-    folds.append(leave_out(records, newest, "newest-generators", none))
+    folds.append(leave_out(records, newest, "newest-generators", none, columns))
     edits = np.array([r.label == "llm" and is_edit(r.variant) for r in records])
-    folds.append(leave_out(records, edits, "edits", none))
+    folds.append(leave_out(records, edits, "edits", none, columns))
     return folds
 
 
