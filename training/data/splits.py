@@ -69,8 +69,8 @@ def holdout_split(
 
 @dataclass(frozen=True)
 class LeaveOutColumns:
-    """The fields :func:`leave_out` reads, one array each: read off the records once for all the folds
-    of a protocol (reading them per fold is most of a fold's cost on a 100,000-record corpus)."""
+    """The fields :func:`leave_out` reads, one array each, read off the records once for all the folds
+    of a protocol: reading them is a pass of Python over every record, the rest of a fold is numpy."""
 
     labels: np.ndarray
     data_types: np.ndarray

@@ -71,8 +71,9 @@ def replicate_roc_summaries(
 
     The bootstrap asks for hundreds of ROC curves of the same scores under different weights: one sort
     serves them all, and each curve is the cumulative weighted counts at the last text of every run
-    of equal scores, the points :func:`sklearn.metrics.roc_curve` draws. Called one replicate at a
-    time, scikit-learn's input checks cost more than the curve on a slice of a few hundred texts.
+    of equal scores, the points :func:`sklearn.metrics.roc_curve` draws (tests/unit/test_metrics.py
+    holds the two equal). One scikit-learn call per replicate would check its inputs and sort again
+    every time, for every slice.
     """
     order = np.argsort(-np.asarray(p, dtype=np.float64), kind="stable")
     is_llm = np.asarray(y)[order] == 1
