@@ -85,19 +85,13 @@ class LeaveOutColumns:
         )
 
 
-def leave_one_out(
-    records: Sequence[CorpusRecord],
-    key: LeaveOutKey,
-    value: str,
-    holdout: np.ndarray,
-    columns: LeaveOutColumns | None = None,
-) -> Split:
+def leave_one_out(records: Sequence[CorpusRecord], key: LeaveOutKey, value: str, holdout: np.ndarray) -> Split:
     """Train without ``key == value``; test on it (see :func:`leave_out`)."""
     values = np.array([getattr(r, key) for r in records])
     core = values == value
     if not core.any():
         raise ValueError(f"no record has {key} == {value!r}")
-    return leave_out(records, core, f"{key}={value}", holdout, columns)
+    return leave_out(records, core, f"{key}={value}", holdout)
 
 
 def leave_out(
@@ -119,7 +113,8 @@ def leave_out(
     records' :class:`LeaveOutColumns`, when the caller makes many folds of them.
     """
     n = len(records)
-    columns = columns or LeaveOutColumns.of(records)
+    if columns is None:
+        columns = LeaveOutColumns.of(records)
     labels, dtypes, groups = columns.labels, columns.data_types, columns.groups
     in_holdout = np.zeros(n, dtype=bool)
     in_holdout[holdout] = True

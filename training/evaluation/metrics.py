@@ -60,7 +60,8 @@ def roc_summary(
     return float(auc(fpr, tpr)), {f"{f:g}": float(tpr[fpr <= f].max()) for f in REPORT_FPRS}
 
 
-# Replicates per block in replicate_roc_summaries: bounds its memory to a few blocks x texts floats.
+# Replicates per block in replicate_roc_summaries: its temporaries (the sorted weights and their
+# cumulative sums) are a few arrays of block x texts floats, whatever the number of replicates.
 _REPLICATE_BLOCK = 64
 
 
