@@ -85,7 +85,9 @@ class LeaveOutColumns:
         )
 
 
-def leave_one_out(records: Sequence[CorpusRecord], key: LeaveOutKey, value: str, holdout: np.ndarray) -> Split:
+def leave_one_out(
+    records: Sequence[CorpusRecord], key: LeaveOutKey, value: str, holdout: np.ndarray
+) -> Split:
     """Train without ``key == value``; test on it (see :func:`leave_out`)."""
     values = np.array([getattr(r, key) for r in records])
     core = values == value
